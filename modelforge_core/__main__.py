@@ -1,0 +1,7 @@
+"""``python -m modelforge_core``: the CLI."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,181 @@
+"""``python -m modelforge_core`` (or ``modelforge``): demo, train, jobs, models, info.
+
+User errors print the message and a hint and exit with 2; a failed job exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .cli_output import EventPrinter, print_json, print_table
+from .exceptions import ModelForgeException
+from .logging_config import setup_logging
+
+EXIT_OK, EXIT_JOB_FAILED, EXIT_USER_ERROR = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="modelforge", description="Fine-tune language models, headless.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="Build the offline demo models; print them and the sample datasets.")
+    demo.add_argument("--json", action="store_true", help="Print one JSON object.")
+    demo.add_argument("--force", action="store_true", help="Rebuild the demo models.")
+
+    train = sub.add_parser("train", help="Train from a JSON config; Ctrl-C stops the job cleanly.")
+    train.add_argument("--config", required=True, help="Path of a TrainingConfig JSON file.")
+    train.add_argument("--detach", action="store_true", help="Submit and return; follow with `jobs follow ID`.")
+
+    jobs = sub.add_parser("jobs", help="List, follow, stop or resume training jobs.")
+    jobs_sub = jobs.add_subparsers(dest="action", required=True)
+    jobs_list = jobs_sub.add_parser("list")
+    jobs_list.add_argument("--json", action="store_true")
+    for name in ("show", "follow", "resume"):
+        jobs_sub.add_parser(name).add_argument("job_id")
+    stop = jobs_sub.add_parser("stop")
+    stop.add_argument("job_id")
+    stop.add_argument("--force", action="store_true", help="Kill at once; keeps only the last periodic checkpoint.")
+
+    models = sub.add_parser("models", help="List, show or delete registered models.")
+    models_sub = models.add_subparsers(dest="action", required=True)
+    models_list = models_sub.add_parser("list")
+    models_list.add_argument("--json", action="store_true")
+    models_sub.add_parser("show").add_argument("model")
+    delete = models_sub.add_parser("delete")
+    delete.add_argument("model")
+    delete.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
+
+    info = sub.add_parser("info", help="Providers, strategies and tasks that work here.")
+    info.add_argument("--json", action="store_true")
+    return parser
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .data.samples import sample_dataset_paths
+    from .demo import build_demo_models
+    from .settings import get_settings
+
+    result = {"models": build_demo_models(get_settings().ensure_dirs(), force=args.force), "datasets": sample_dataset_paths()}
+    if args.json:
+        print_json(result)
+    else:
+        print("Demo models:")
+        for kind, path in result["models"].items():
+            print(f"  {kind}: {path}")
+        print("Sample datasets:")
+        for key, path in result["datasets"].items():
+            print(f"  {key}: {path}")
+    return EXIT_OK
+
+
+def follow_job(service, job_id: str) -> int:
+    """Print the job's events until it ends; the first Ctrl-C stops it cleanly, a second leaves it."""
+    printer = EventPrinter()
+    stopping = False
+    while True:
+        try:
+            for event in service.follow(job_id):
+                printer.show(event)
+            break
+        except KeyboardInterrupt:
+            if stopping:
+                print(f"\nLeft job {job_id} stopping in the background.")
+                return EXIT_JOB_FAILED
+            stopping = True
+            print("\nStopping: saving a checkpoint (Ctrl-C again to stop waiting)...")
+            service.stop(job_id)
+    status = service.get_job(job_id)["status"]
+    return EXIT_OK if status in ("completed", "stopped") else EXIT_JOB_FAILED
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .dependencies import get_training_service
+
+    service = get_training_service()
+    job = service.submit(args.config)
+    print(f"Job {job['id']} submitted ({job['status']}).")
+    if args.detach:
+        return EXIT_OK
+    return follow_job(service, job["id"])
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from .dependencies import get_training_service
+
+    service = get_training_service()
+    if args.action == "list":
+        jobs = service.list_jobs()
+        if args.json:
+            print_json(jobs)
+        else:
+            for job in jobs:
+                job["model"] = job["config"].get("model_name")
+            print_table(jobs, ["id", "status", "current_step", "total_steps", "model", "created_at", "model_id"])
+        return EXIT_OK
+    if args.action == "show":
+        print_json(service.get_job(args.job_id))
+    elif args.action == "follow":
+        return follow_job(service, args.job_id)
+    elif args.action == "stop":
+        job = service.stop(args.job_id, force=args.force)
+        print(f"Job {job['id']}: {job['status']}")
+    elif args.action == "resume":
+        job = service.resume(args.job_id)
+        print(f"Job {job['id']} queued to resume.")
+        return follow_job(service, job["id"])
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .dependencies import get_model_service
+
+    service = get_model_service()
+    if args.action == "list":
+        models = service.list_models()
+        if args.json:
+            print_json(models)
+        else:
+            for model in models:
+                metrics = model.get("metrics") or {}
+                model["eval_loss"] = metrics.get("eval_loss")
+            print_table(models, ["id", "name", "base_model", "task", "strategy", "eval_loss", "created_at"])
+    elif args.action == "show":
+        print_json(service.get_model(args.model))
+    elif args.action == "delete":
+        model = service.get_model(args.model)
+        if not args.yes:
+            answer = input(f"Delete model {model['name']} and its files at {model['path']}? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("Nothing deleted.")
+                return EXIT_OK
+        result = service.delete_model(model["id"])
+        print(result.get("message") or f"Deleted {model['name']}.")
+    return EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .services.info import system_info
+
+    info = system_info()
+    if args.json:
+        print_json(info)
+    else:
+        for key, value in info.items():
+            print(f"{key}: {value}")
+    return EXIT_OK
+
+
+COMMANDS = {"demo": cmd_demo, "train": cmd_train, "jobs": cmd_jobs, "models": cmd_models, "info": cmd_info}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    setup_logging("WARNING")
+    try:
+        return COMMANDS[args.command](args)
+    except ModelForgeException as exc:
+        print(f"error ({type(exc).__name__}): {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return EXIT_USER_ERROR

@@ -1,0 +1,109 @@
+"""Demo models built fully offline: a small Llama-shaped causal LM with a tokenizer trained on the spot.
+
+``build_demo_models(settings)`` writes them under ``MODELFORGE_HOME/demo/`` once and returns their
+paths; later calls reuse what is there. The weights are random: the point is a model that loads,
+trains and chats on any machine without a download, and that visibly learns the demo task.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .data.demo_task import DIGIT_WORDS
+from .data.samples import SAMPLES_DIR
+from .logging_config import get_logger
+from .settings import Settings
+
+log = get_logger("demo")
+
+DEMO_VERSION = 1
+SPECIAL_TOKENS = ["<|pad|>", "<|bos|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}<|end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+CAUSAL_LM_SHAPE = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4}
+
+
+def _corpus() -> list[str]:
+    """Text to train the tokenizer on: the shipped samples and the demo task's words."""
+    texts = [" ".join(DIGIT_WORDS)] * 20
+    for path in sorted(SAMPLES_DIR.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            texts.append(line)
+    return texts
+
+
+def build_tokenizer(folder: Path, vocab_size: int = 2048):
+    """Train a byte-level BPE tokenizer with a chat template and save it to ``folder``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE())
+    # Digits one by one, as Llama 3 and Qwen do: numbers stay learnable digit by digit.
+    core.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    core.train_from_iterator(_corpus(), trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token="<|bos|>",
+        eos_token="<|end|>",
+        pad_token="<|pad|>",
+        additional_special_tokens=SPECIAL_TOKENS[3:],
+        model_max_length=512,
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+def build_causal_lm(folder: Path, seed: int = 0) -> Path:
+    """A random-init Llama-shaped causal LM (about 0.6M parameters) with its tokenizer."""
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(folder)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        max_position_embeddings=512,
+        num_key_value_heads=CAUSAL_LM_SHAPE["num_attention_heads"],
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+        **CAUSAL_LM_SHAPE,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def build_demo_models(settings: Settings, force: bool = False) -> dict[str, str]:
+    """Build the demo models once under ``settings.demo_dir``; return ``{kind: path}``."""
+    builders = {"causal-lm": build_causal_lm}
+    paths: dict[str, str] = {}
+    for kind, build in builders.items():
+        folder = settings.demo_dir / f"{kind}-v{DEMO_VERSION}"
+        marker = folder / "modelforge-demo.json"
+        if force or not marker.is_file():
+            log.info("building demo model", extra={"fields": {"kind": kind, "path": str(folder)}})
+            build(folder)
+            marker.write_text(json.dumps({"kind": kind, "version": DEMO_VERSION}), encoding="utf-8")
+        paths[kind] = str(folder)
+    return paths

@@ -1,0 +1,278 @@
+"""Check a loaded dataset against its record shape, row by row, before any training starts.
+
+``DatasetValidator.validate`` returns a ``ValidationReport`` listing every problem with its 1-based
+row number and field; ``ValidationReport.raise_if_invalid`` turns it into a DatasetValidationError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..data.formats import OPTIONAL_FIELDS, RecordShape, describe_shape, resolve_fields
+from ..exceptions import DatasetValidationError
+
+if TYPE_CHECKING:
+    import datasets
+
+ROLES = ("system", "user", "assistant")
+SHAREGPT_FROM = ("human", "gpt", "system", "user", "assistant")
+_BATCH = 1000
+
+
+@dataclass
+class ValidationIssue:
+    """One problem: ``row`` is 1-based (None for the whole dataset), ``field`` the column."""
+
+    row: int | None
+    field: str | None
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = [f"row {self.row}"] if self.row is not None else []
+        where += [f"field '{self.field}'"] if self.field else []
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+@dataclass
+class ValidationReport:
+    """What the validator found; ``total_issues`` also counts issues beyond those kept in ``issues``."""
+
+    source: str
+    shape: RecordShape | None
+    num_rows: int
+    columns: list[str]
+    issues: list[ValidationIssue] = field(default_factory=list)
+    total_issues: int = 0
+
+    def __post_init__(self) -> None:
+        self.total_issues = max(self.total_issues, len(self.issues))
+
+    @property
+    def ok(self) -> bool:
+        return self.total_issues == 0
+
+    def summary(self, max_lines: int = 10) -> str:
+        """Several human-readable lines: the dataset, then the first issues with their rows."""
+        shape = self.shape.value if self.shape else "unknown"
+        lines = [f"{self.source}: {self.num_rows} rows, format {shape}, columns: {', '.join(self.columns) or 'none'}."]
+        if self.ok:
+            lines.append("No problems found.")
+            return "\n".join(lines)
+        lines.append(f"{self.total_issues} problem(s) found:")
+        lines += [f"  - {issue}" for issue in self.issues[:max_lines]]
+        if self.total_issues > min(max_lines, len(self.issues)):
+            lines.append(f"  ... and {self.total_issues - min(max_lines, len(self.issues))} more.")
+        return "\n".join(lines)
+
+    def raise_if_invalid(self) -> None:
+        """Raise DatasetValidationError naming the source and the first rows and fields at fault."""
+        if self.ok:
+            return
+        shown = "; ".join(str(issue) for issue in self.issues[:5])
+        more = f" (and {self.total_issues - 5} more)" if self.total_issues > 5 else ""
+        hints = list(dict.fromkeys(issue.hint for issue in self.issues if issue.hint))
+        raise DatasetValidationError(
+            f"{self.source}: {self.total_issues} problem(s): {shown}{more}.",
+            " ".join(hints[:2]) or None,
+        )
+
+
+class DatasetValidator:
+    """Checks row count, required fields, and each row's values for a record shape."""
+
+    def __init__(self, min_rows: int = 10, max_reported: int = 20):
+        self.min_rows = min_rows
+        self.max_reported = max_reported
+
+    def validate(self, dataset: datasets.Dataset, shape: RecordShape, source: str = "dataset") -> ValidationReport:
+        """Every problem of ``dataset`` read as ``shape``; never raises for bad data."""
+        shape = RecordShape(shape)
+        columns = list(dataset.column_names)
+        report = ValidationReport(source=source, shape=shape, num_rows=len(dataset), columns=columns)
+        for issue in self._issues(dataset, shape, columns):
+            report.total_issues += 1
+            if len(report.issues) < self.max_reported:
+                report.issues.append(issue)
+        return report
+
+    def _issues(self, dataset: datasets.Dataset, shape: RecordShape, columns: list[str]) -> Iterator[ValidationIssue]:
+        if len(dataset) < self.min_rows:
+            yield ValidationIssue(
+                None,
+                None,
+                f"the dataset has {len(dataset)} row(s); at least {self.min_rows} are needed",
+                f"Add rows until there are at least {self.min_rows}.",
+            )
+        resolved = resolve_fields(shape, columns)
+        missing = [name for name, col in resolved.items() if col is None]
+        for name in missing:
+            yield ValidationIssue(
+                None,
+                name,
+                f"required column missing for {describe_shape(shape)}; columns present: {', '.join(columns) or 'none'}",
+                "Rename your columns to the expected fields with column_mapping.",
+            )
+        checks = _row_checks(shape, resolved)
+        checked = [col for col in checks if col in columns]
+        if not checked:
+            return
+        offset = 0
+        for batch in dataset.select_columns(checked).iter(batch_size=_BATCH):
+            size = len(next(iter(batch.values())))
+            for i in range(size):
+                row = {col: batch[col][i] for col in batch}
+                for col in checked:
+                    problem = checks[col](row[col], row)
+                    if problem:
+                        yield ValidationIssue(offset + i + 1, col, problem, _ROW_HINT)
+            offset += size
+
+
+_ROW_HINT = "Fix or remove the rows named (row 1 is the first data row), then load the dataset again."
+Check = Callable[[Any, dict[str, Any]], "str | None"]
+
+
+def _row_checks(shape: RecordShape, resolved: dict[str, str | None]) -> dict[str, Check]:
+    """Column -> check(value, row) returning a problem in words, or None."""
+    checks: dict[str, Check] = {col: _text_check for col in resolved.values() if col is not None}
+    checks.update({name: _optional_text_check for name in OPTIONAL_FIELDS[shape]})
+    if shape is RecordShape.CONVERSATIONAL:
+        checks["messages"] = _conversation_check
+    elif shape is RecordShape.SHAREGPT:
+        checks["conversations"] = _sharegpt_check
+    elif shape is RecordShape.PROMPT_COMPLETION:
+        checks.update(prompt=_text_or_messages_check, completion=_text_or_messages_check)
+    elif shape is RecordShape.PREFERENCE:
+        checks.update(prompt=_text_or_messages_check, chosen=_text_or_messages_check, rejected=_rejected_check)
+    elif shape is RecordShape.EXTRACTIVE_QA and resolved["answers"]:
+        checks[resolved["answers"]] = _answers_check if resolved["answers"] == "answers" else _answer_check
+    return checks
+
+
+def _text_check(value: Any, row: dict[str, Any]) -> str | None:
+    return _text_problem(value)
+
+
+def _optional_text_check(value: Any, row: dict[str, Any]) -> str | None:
+    return None if value is None or isinstance(value, str) else _text_problem(value)
+
+
+def _text_or_messages_check(value: Any, row: dict[str, Any]) -> str | None:
+    if isinstance(value, list):
+        return _messages_problem(value, final_assistant=False)
+    problem = _text_problem(value)
+    return problem.replace("string", "string or a list of messages") if problem else None
+
+
+def _conversation_check(value: Any, row: dict[str, Any]) -> str | None:
+    return _messages_problem(value, final_assistant=True)
+
+
+def _sharegpt_check(value: Any, row: dict[str, Any]) -> str | None:
+    return _sharegpt_problem(value)
+
+
+def _rejected_check(value: Any, row: dict[str, Any]) -> str | None:
+    problem = _text_or_messages_check(value, row)
+    if not problem and value == row.get("chosen"):
+        return "is the same as 'chosen'; a preference pair needs two different answers"
+    return problem
+
+
+def _answers_check(value: Any, row: dict[str, Any]) -> str | None:
+    return _answers_problem(value, row.get("context"))
+
+
+def _answer_check(value: Any, row: dict[str, Any]) -> str | None:
+    problem = _text_problem(value)
+    context = row.get("context")
+    if not problem and isinstance(context, str) and value not in context:
+        return "does not occur in 'context'; it must be copied exactly from the context"
+    return problem
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _text_problem(value: Any) -> str | None:
+    if value is None:
+        return "is missing (null); expected a non-empty string"
+    if not isinstance(value, str):
+        return f"expected a string, got {_kind(value)}"
+    if not value.strip():
+        return "is empty; expected a non-empty string"
+    return None
+
+
+def _messages_problem(value: Any, *, final_assistant: bool) -> str | None:
+    if value is None:
+        return "is missing (null); expected a list of messages [{role, content}]"
+    if not isinstance(value, list) or not value:
+        return f"expected a non-empty list of messages [{{role, content}}], got {_kind(value) if value != [] else 'an empty list'}"
+    for number, message in enumerate(value, start=1):
+        if not isinstance(message, dict):
+            return f"message {number}: expected an object {{role, content}}, got {_kind(message)}"
+        role, content = message.get("role"), message.get("content")
+        if role not in ROLES:
+            return f"message {number}: role {role!r} is not one of {', '.join(ROLES)}"
+        problem = _text_problem(content)
+        if problem:
+            return f"message {number}: content {problem}"
+    if final_assistant:
+        if value[-1]["role"] != "assistant":
+            return "the last message must be from the assistant (it is what the model learns to say)"
+        if not any(m["role"] == "user" for m in value):
+            return "needs a user message before the assistant's answer"
+    return None
+
+
+def _sharegpt_problem(value: Any) -> str | None:
+    if value is None or not isinstance(value, list) or not value:
+        got = "null" if value is None else ("an empty list" if value == [] else _kind(value))
+        return f"expected a non-empty list of turns [{{from, value}}], got {got}"
+    for number, turn in enumerate(value, start=1):
+        if not isinstance(turn, dict):
+            return f"turn {number}: expected an object {{from, value}}, got {_kind(turn)}"
+        if turn.get("from") not in SHAREGPT_FROM:
+            return f"turn {number}: 'from' {turn.get('from')!r} is not one of {', '.join(SHAREGPT_FROM)}"
+        problem = _text_problem(turn.get("value"))
+        if problem:
+            return f"turn {number}: value {problem}"
+    if value[-1]["from"] not in ("gpt", "assistant"):
+        return "the last turn must be from 'gpt' (the answer the model learns)"
+    if not any(t["from"] in ("human", "user") for t in value):
+        return "needs a 'human' turn before the answer"
+    return None
+
+
+def _answers_problem(value: Any, context: Any) -> str | None:
+    expected = 'expected a SQuAD-style object {"text": [...], "answer_start": [...]}'
+    if not isinstance(value, dict) or not isinstance(value.get("text"), list) or not isinstance(
+        value.get("answer_start"), list
+    ):
+        return f"{expected}, got {'null' if value is None else _kind(value)}"
+    texts, starts = value["text"], value["answer_start"]
+    if len(texts) != len(starts):
+        return f"has {len(texts)} text(s) but {len(starts)} answer_start value(s); they must pair up"
+    for number, (text, start) in enumerate(zip(texts, starts), start=1):
+        if not isinstance(text, str) or not text.strip():
+            return f"answer {number}: text must be a non-empty string"
+        if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+            return f"answer {number}: answer_start must be a non-negative integer, got {start!r}"
+        if isinstance(context, str) and context[start : start + len(text)] != text:
+            found = context.find(text)
+            where = f"it occurs at {found}" if found >= 0 else "it does not occur in the context"
+            return f"answer {number}: context at answer_start {start} is not {text!r} ({where})"
+    return None

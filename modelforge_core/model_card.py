@@ -1,0 +1,191 @@
+"""The files that describe a saved model: a Hugging Face model card (README.md) and modelforge.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .exceptions import ModelAccessError
+
+METADATA_FILE = "modelforge.json"
+PIPELINE_TAGS = {
+    "text-generation": "text-generation",
+    "summarization": "summarization",
+    "question-answering": "question-answering",
+    "extractive-qa": "question-answering",
+    "text2text-generation": "text2text-generation",
+}
+STRATEGY_TEXT = {
+    "sft": "Supervised fine-tuning (SFT): the model learns to produce the reference answers.",
+    "qlora": "QLoRA: supervised fine-tuning of LoRA adapters on a 4-bit quantized base model.",
+    "dpo": "Direct Preference Optimization (DPO): the model learns to prefer the chosen over the rejected answers.",
+    "rlhf": "Reinforcement learning from human feedback (RLHF) against a reward signal.",
+}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
+_FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".txt", ".tsv")
+
+
+def _atomic_write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def is_hub_id(value: str) -> bool:
+    """True when ``value`` looks like a Hub repo id (``org/name`` or ``name``), not a local file or folder."""
+    value = (value or "").strip()
+    if not _HUB_ID.match(value) or ".." in value or value.lower().endswith(_FILE_SUFFIXES):
+        return False
+    return not Path(value).exists()
+
+
+def yaml_str(value: str) -> str:
+    """``value`` as a YAML double-quoted scalar (JSON escapes, plus non-printable characters)."""
+    quoted = json.dumps(str(value), ensure_ascii=False)
+    return "".join(c if c.isprintable() else (f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
+                   for c in quoted)
+
+
+def _front_matter(base_model: str, task: str, strategy: str, dataset: str, finetuning_type: str) -> str:
+    lines = ["---"]
+    if is_hub_id(base_model):
+        lines.append(f"base_model: {yaml_str(base_model)}")
+    lines.append(f"library_name: {'peft' if finetuning_type == 'lora' else 'transformers'}")
+    lines.append(f"pipeline_tag: {yaml_str(PIPELINE_TAGS.get(task, 'text-generation'))}")
+    tags = list(dict.fromkeys(["modelforge", strategy, "lora" if finetuning_type == "lora" else "full", "trl"]))
+    lines += ["tags:"] + [f"- {yaml_str(tag)}" for tag in tags]
+    if is_hub_id(dataset):
+        lines += ["datasets:", f"- {yaml_str(dataset)}"]
+    lines.append("---")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        text = f"{value:.6g}"
+    elif isinstance(value, (dict, list, tuple)):
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    elif value is None:
+        text = "-"
+    else:
+        text = str(value)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _table(header: tuple[str, str], values: dict) -> str:
+    rows = [f"| {header[0]} | {header[1]} |", "|---|---|"]
+    rows += [f"| {_cell(key)} | {_cell(value)} |" for key, value in values.items()]
+    return "\n".join(rows)
+
+
+def _model_kind(folder: Path, task: str) -> str:
+    """causal, seq2seq or qa: from the saved adapter/config files, else from the task."""
+    for name, key in (("adapter_config.json", "task_type"), ("config.json", "architectures")):
+        try:
+            value = json.loads((folder / name).read_text(encoding="utf-8")).get(key)
+        except (OSError, ValueError, AttributeError):
+            continue
+        text = " ".join(value) if isinstance(value, list) else str(value or "")
+        if "SEQ_2_SEQ" in text or "ConditionalGeneration" in text or "Seq2Seq" in text:
+            return "seq2seq"
+        if "QUESTION_ANS" in text or "QuestionAnswering" in text:
+            return "qa"
+        if text:
+            return "causal"
+    return {"summarization": "seq2seq", "question-answering": "qa", "extractive-qa": "qa"}.get(task, "causal")
+
+
+def _usage(folder_name: str, kind: str, finetuning_type: str) -> str:
+    suffix = {"causal": "CausalLM", "seq2seq": "Seq2SeqLM", "qa": "QuestionAnswering"}[kind]
+    if finetuning_type == "lora":
+        loader = f"AutoPeftModelFor{suffix}"
+        imports = [f"from peft import {loader}", "from transformers import AutoTokenizer"]
+    else:
+        loader = f"AutoModelFor{suffix}"
+        imports = [f"from transformers import AutoTokenizer, {loader}"]
+    lines = ["```python", *imports]
+    lines += [
+        "",
+        f"model_path = {json.dumps('path/to/' + folder_name)}  # this folder, or the Hub repo id once published",
+        f"model = {loader}.from_pretrained(model_path)",
+        "tokenizer = AutoTokenizer.from_pretrained(model_path)",
+    ]
+    if kind != "qa":
+        lines += [
+            'inputs = tokenizer("Hello!", return_tensors="pt")',
+            "print(tokenizer.decode(model.generate(**inputs, max_new_tokens=64)[0], skip_special_tokens=True))",
+        ]
+    return "\n".join(lines + ["```"])
+
+
+def write_model_card(
+    folder: Path,
+    *,
+    name: str,
+    base_model: str,
+    task: str,
+    strategy: str,
+    provider: str,
+    dataset: str,
+    hyperparameters: dict,
+    metrics: dict,
+    finetuning_type: str = "lora",
+) -> Path:
+    """Write ``folder/README.md``: Hugging Face front matter, then what the model is and how to load it.
+
+    Raises OSError when the folder cannot be written.
+    """
+    folder = Path(folder)
+    base_ref = f"[{base_model}](https://huggingface.co/{base_model})" if is_hub_id(base_model) else f"`{Path(base_model).name}`"
+    data_ref = f"[{dataset}](https://huggingface.co/datasets/{dataset})" if is_hub_id(dataset) else f"`{Path(dataset).name}`"
+    method = "LoRA adapters" if finetuning_type == "lora" else "full fine-tuning of every weight"
+    sections = [
+        _front_matter(base_model, task, strategy, dataset, finetuning_type),
+        f"# {name}",
+        (
+            f"{name} is a fine-tuned version of {base_ref} for **{task}**, trained with "
+            f"ModelForge using the `{strategy}` strategy ({method}) and the `{provider}` provider."
+        ),
+        f"## Training data\n\nDataset: {data_ref}",
+        (
+            f"## Training strategy\n\n{STRATEGY_TEXT.get(strategy, f'Strategy `{strategy}`.')}\n\n"
+            f"- Fine-tuning type: `{finetuning_type}`\n- Provider: `{provider}`"
+        ),
+        "## Hyperparameters\n\n" + _table(("Hyperparameter", "Value"), hyperparameters),
+        "## Final metrics\n\n" + (_table(("Metric", "Value"), metrics) if metrics else "No metrics were recorded."),
+        "## How to use\n\n" + _usage(folder.name, _model_kind(folder, task), finetuning_type),
+    ]
+    return _atomic_write(folder / "README.md", "\n\n".join(sections) + "\n")
+
+
+def write_model_metadata(folder: Path, metadata: dict) -> Path:
+    """Write ``folder/modelforge.json`` (pretty JSON) atomically; raises OSError when it cannot."""
+    text = json.dumps(metadata, indent=2, ensure_ascii=False, default=str) + "\n"
+    return _atomic_write(Path(folder) / METADATA_FILE, text)
+
+
+def read_model_metadata(folder: Path) -> dict:
+    """Read ``folder/modelforge.json``; ModelAccessError when it is missing or not a JSON object."""
+    path = Path(folder) / METADATA_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelAccessError(f"{path} does not exist.", "Is this a folder saved by ModelForge?") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelAccessError(f"Cannot read {path}: {exc}", "Save the model again or fix the file.") from exc
+    if not isinstance(data, dict):
+        raise ModelAccessError(f"{path} does not hold a JSON object.", "Save the model again or fix the file.")
+    return data

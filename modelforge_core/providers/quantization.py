@@ -1,0 +1,48 @@
+"""``QuantizationFactory``: the one place that builds bitsandbytes configs (4-bit nf4 for QLoRA)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..exceptions import ProviderError
+
+
+def is_bitsandbytes_available() -> bool:
+    """True when bitsandbytes can be imported."""
+    import importlib.util
+
+    return importlib.util.find_spec("bitsandbytes") is not None
+
+
+def compute_dtype_name(bf16: bool) -> str:
+    """bfloat16 where the GPU supports it (or asked for), float16 on older GPUs, float32 on the CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "bfloat16" if (bf16 or torch.cuda.is_bf16_supported()) else "float16"
+    return "float32"
+
+
+class QuantizationFactory:
+    """Builds ``BitsAndBytesConfig`` objects; ``None`` means full precision."""
+
+    @staticmethod
+    def create(use_4bit: bool = False, use_8bit: bool = False, bf16: bool = False) -> Any:
+        if not (use_4bit or use_8bit):
+            return None
+        if not is_bitsandbytes_available():
+            raise ProviderError(
+                "4-bit / 8-bit loading needs bitsandbytes, which is not installed.",
+                "pip install bitsandbytes==0.50.2, or turn use_4bit off.",
+            )
+        import torch
+        from transformers import BitsAndBytesConfig
+
+        if use_8bit:
+            return BitsAndBytesConfig(load_in_8bit=True)
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=getattr(torch, compute_dtype_name(bf16)),
+        )

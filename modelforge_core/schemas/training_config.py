@@ -1,0 +1,175 @@
+"""``TrainingConfig``: one training run, as the seed's JSON plus what a TRL user expects.
+
+The seed's example config is valid input as it is. Field-level rules live here; rules that need
+the providers or strategies (names, task support) are checked by the training service.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..exceptions import ConfigurationError
+
+TASKS = ("text-generation", "summarization")
+TASK_ALIASES = {"text_generation": "text-generation", "causal-lm": "text-generation"}
+COMPUTE_PROFILES = ("cpu", "low_end", "mid_range", "high_end")
+
+
+class TrainingConfig(BaseModel):
+    """Everything one fine-tuning run needs. Unknown keys are refused (they are usually typos)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, protected_namespaces=())
+
+    # What to train, on what, how (the seed's fields)
+    task: str = Field("text-generation", description="What the model will do: " + ", ".join(TASKS) + ".")
+    model_name: str = Field(..., min_length=1, description="Hub id (org/name) or a local model folder.")
+    provider: str = Field("huggingface", description="Who loads the model: huggingface or unsloth.")
+    strategy: str = Field("sft", description="How to train: sft (LoRA) or qlora (4-bit + LoRA).")
+    dataset: str = Field(..., min_length=1, description="A .jsonl/.json/.csv/.parquet file or a Hub dataset id.")
+    compute_specs: Literal["cpu", "low_end", "mid_range", "high_end"] | None = Field(
+        None, description="The machine's compute profile; sets defaults where a field is left out."
+    )
+    eval_split: float = Field(0.2, description="Share of rows held out for evaluation, in [0, 1).")
+    eval_steps: int | None = Field(None, description="Evaluate every N steps (default: once per epoch).")
+    num_train_epochs: float = Field(1.0, description="Passes over the training rows.")
+    lora_r: int = Field(16, description="LoRA rank: adapter size. 8-64 is typical.")
+    lora_alpha: int = Field(32, description="LoRA scaling; often 2 x lora_r.")
+    use_4bit: bool = Field(False, description="Load the base model in 4-bit nf4 (QLoRA).")
+    bf16: bool = Field(False, description="Train in bfloat16 (GPUs from Ampere on).")
+
+    # What a TRL user expects
+    learning_rate: float = Field(2e-4, description="Peak learning rate.")
+    per_device_train_batch_size: int = Field(
+        4, validation_alias=AliasChoices("per_device_train_batch_size", "batch_size"), description="Rows per step per device."
+    )
+    per_device_eval_batch_size: int = Field(8, description="Rows per evaluation step per device.")
+    gradient_accumulation_steps: int = Field(1, description="Steps whose gradients add up before an update.")
+    max_seq_length: int = Field(
+        512, validation_alias=AliasChoices("max_seq_length", "max_length"), description="Longer rows are truncated."
+    )
+    max_steps: int = Field(-1, description="Stop after this many updates (-1: run all epochs).")
+    lora_dropout: float = Field(0.05, description="Dropout on the LoRA path, in [0, 1).")
+    target_modules: str | list[str] = Field("all-linear", description="Layers that get adapters ('all-linear' or names).")
+    finetuning_type: Literal["lora", "full"] = Field("lora", description="lora: train adapters; full: every weight (small models).")
+    completion_only_loss: bool = Field(True, description="Compute the loss on the answer only, not the prompt.")
+    warmup_ratio: float = Field(0.0, description="Share of steps spent warming up the learning rate.")
+    lr_scheduler_type: str = Field("linear", description="linear, cosine, constant, constant_with_warmup, ...")
+    optim: str = Field("adamw_torch", description="Optimizer name as transformers knows it.")
+    weight_decay: float = Field(0.0, description="AdamW weight decay.")
+    max_grad_norm: float = Field(1.0, description="Gradient clipping norm.")
+    seed: int = Field(42, description="Random seed for the split, the adapter init and the data order.")
+    logging_steps: int = Field(5, description="Log the loss every N steps.")
+    save_steps: int = Field(50, description="Save a resumable checkpoint every N steps.")
+    packing: bool = Field(False, description="Pack short rows into full-length sequences.")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations: less memory, slower.")
+    fp16: bool = Field(False, description="Train in float16 (older GPUs).")
+    dataset_split: str = Field("train", description="Split to read from a Hub dataset.")
+    column_mapping: dict[str, str] | None = Field(
+        None, description="Rename dataset columns to the expected fields, e.g. {'question': 'instruction'}."
+    )
+    output_name: str | None = Field(None, description="Name of the registered model (default: from model and time).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("task"), str):
+            task = data["task"].strip().lower()
+            data = {**data, "task": TASK_ALIASES.get(task, task)}
+        if isinstance(data, dict) and isinstance(data.get("strategy"), str):
+            data = {**data, "strategy": data["strategy"].strip().lower()}
+        if isinstance(data, dict) and isinstance(data.get("provider"), str):
+            data = {**data, "provider": data["provider"].strip().lower()}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainingConfig":
+        problems = list(self._problems())
+        if problems:
+            raise ValueError("; ".join(problems))
+        if self.strategy == "qlora":
+            self.use_4bit = True
+        return self
+
+    def _problems(self):
+        if self.task not in TASKS:
+            yield f"unknown task '{self.task}' (valid tasks: {', '.join(TASKS)})"
+        if not 0.0 <= self.eval_split < 1.0:
+            yield f"eval_split must be in [0, 1), got {self.eval_split}"
+        positive = {
+            "learning_rate": self.learning_rate,
+            "num_train_epochs": self.num_train_epochs,
+            "per_device_train_batch_size": self.per_device_train_batch_size,
+            "per_device_eval_batch_size": self.per_device_eval_batch_size,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            "lora_r": self.lora_r,
+            "lora_alpha": self.lora_alpha,
+            "logging_steps": self.logging_steps,
+            "save_steps": self.save_steps,
+        }
+        for name, value in positive.items():
+            if value <= 0:
+                yield f"{name} must be positive, got {value}"
+        if self.eval_steps is not None and self.eval_steps <= 0:
+            yield f"eval_steps must be positive, got {self.eval_steps}"
+        if self.max_steps == 0 or self.max_steps < -1:
+            yield f"max_steps must be positive, or -1 to run all epochs; got {self.max_steps}"
+        if self.max_seq_length < 16:
+            yield f"max_seq_length must be at least 16, got {self.max_seq_length}"
+        if not 0.0 <= self.lora_dropout < 1.0:
+            yield f"lora_dropout must be in [0, 1), got {self.lora_dropout}"
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            yield f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}"
+        if self.weight_decay < 0 or self.max_grad_norm <= 0:
+            yield "weight_decay must be >= 0 and max_grad_norm > 0"
+        if self.bf16 and self.fp16:
+            yield "bf16 and fp16 cannot both be on; pick one precision"
+        if self.finetuning_type == "full" and (self.use_4bit or self.strategy == "qlora"):
+            yield "full fine-tuning cannot train 4-bit weights; use finetuning_type 'lora' or turn use_4bit off"
+
+    @property
+    def run_name(self) -> str:
+        """A readable default name for the registered model."""
+        base = Path(self.model_name.rstrip("/")).name or "model"
+        return self.output_name or f"{base}-{self.strategy}"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The config as plain JSON (field names, not aliases)."""
+        return self.model_dump(mode="json")
+
+
+def parse_training_config(data: dict[str, Any] | str | Path) -> TrainingConfig:
+    """Build a config from a dict, a JSON string or a JSON file; raise ConfigurationError in words."""
+    if isinstance(data, Path) or (isinstance(data, str) and not data.lstrip().startswith("{")):
+        path = Path(data)
+        if not path.is_file():
+            raise ConfigurationError(f"Config file not found: {path}", "Give the path of a JSON config file.")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"Config file {path} is not valid JSON: {exc}", "Fix the JSON syntax.") from exc
+    elif isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(f"Config is not valid JSON: {exc}", "Fix the JSON syntax.") from exc
+    if not isinstance(data, dict):
+        raise ConfigurationError("A training config must be a JSON object.", "Wrap the fields in { ... }.")
+    try:
+        return TrainingConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc), "Fix the fields named above; `info` lists valid names.") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err.get("loc", ()))
+        msg = err.get("msg", "invalid").removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown field (check the spelling)"
+        parts.append(f"{field}: {msg}" if field else msg)
+    return "Invalid training config: " + "; ".join(parts)

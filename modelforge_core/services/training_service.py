@@ -1,0 +1,236 @@
+"""``TrainingService``: submit, follow, stop and resume training jobs; one job at a time, the rest queued.
+
+Jobs run in worker processes (``modelforge_core.worker``). All state lives in the database and the
+run folder, so the app, the CLI and tests can watch the same job. ``dispatch()`` advances the queue
+under a file lock (several processes may call it) and marks jobs whose worker died ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from ..database.database_manager import DatabaseManager
+from ..database.models import ACTIVE_JOB_STATES, FINAL_JOB_STATES
+from ..exceptions import NotFoundError, TrainingError
+from ..logging_config import get_logger
+from ..schemas import TrainingConfig
+from ..settings import Settings
+from ..training.events import EventLog
+from ..training.run_files import RunFiles
+from .run_validation import validate_run
+from .worker_process import kill_process, process_alive, spawn_worker
+
+log = get_logger("training")
+RESUMABLE_STATES = ("stopped", "interrupted", "failed")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class TrainingService:
+    """The training jobs of one MODELFORGE_HOME."""
+
+    def __init__(self, db: DatabaseManager, settings: Settings):
+        self.db = db
+        self.settings = settings.ensure_dirs()
+        self._processes: dict[str, Any] = {}
+        self._lock_path = self.settings.runs_dir / ".dispatch.lock"
+        self._dispatcher: threading.Thread | None = None
+        self._closing = threading.Event()
+
+    # -- submitting -------------------------------------------------------------------------
+
+    def validate(self, config: TrainingConfig | dict | str) -> TrainingConfig:
+        """The config, checked against providers, strategies, the dataset and the model; raises on problems."""
+        return validate_run(config)
+
+    def submit(self, config: TrainingConfig | dict | str) -> dict:
+        """Validate, create a queued job with its run folder, and start it when the device is free."""
+        config = self.validate(config)
+        job_id = uuid.uuid4().hex[:12]
+        run = RunFiles(self.settings.runs_dir / job_id)
+        run.root.mkdir(parents=True)
+        run.config.write_text(config.model_dump_json(indent=2), encoding="utf-8")
+        try:
+            self.db.create_job(job_id=job_id, config=config.to_json_dict(), run_dir=str(run.root))
+        except Exception:
+            import shutil
+
+            shutil.rmtree(run.root, ignore_errors=True)
+            raise
+        EventLog(run.events).write("status", status="queued", message="Job queued")
+        log.info("job submitted", extra={"fields": {"job_id": job_id, "model": config.model_name}})
+        self.dispatch()
+        return self.get_job(job_id)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get_job(self, job_id: str) -> dict:
+        job = self.db.get_job(job_id)
+        if job is None:
+            raise NotFoundError(f"No training job with id '{job_id}'.")
+        job["queue_position"] = self.queue_position(job_id) if job["status"] == "queued" else None
+        return job
+
+    def list_jobs(self, statuses: list[str] | None = None) -> list[dict]:
+        return self.db.list_jobs(statuses)
+
+    def queue_position(self, job_id: str) -> int | None:
+        """1 for the next job to start, 2 for the one after, ...; None when not queued."""
+        queued = [job["id"] for job in self.db.list_jobs(["queued"])]
+        return queued.index(job_id) + 1 if job_id in queued else None
+
+    def events(self, job_id: str) -> list[dict]:
+        """Every event of the job so far (its full history)."""
+        return EventLog(RunFiles(Path(self.get_job(job_id)["run_dir"])).events).read_all()
+
+    def follow(self, job_id: str, poll_interval: float = 0.25, timeout: float | None = None) -> Iterator[dict]:
+        """Yield the job's events from the start, live, until it ends (or ``timeout`` seconds pass)."""
+        job = self.get_job(job_id)
+        events = EventLog(RunFiles(Path(job["run_dir"])).events)
+        offset, deadline, last_dispatch, position = 0, None, 0.0, None
+        if timeout is not None:
+            deadline = time.monotonic() + timeout
+        while True:
+            batch, offset = events.read_from(offset)
+            yield from batch
+            job = self.db.get_job(job_id) or job
+            if job["status"] in FINAL_JOB_STATES:
+                yield from self._drain_end(events, offset, seen_end=any(e["type"] == "end" for e in batch))
+                return
+            if job["status"] == "queued" and self.queue_position(job_id) != position:
+                position = self.queue_position(job_id)
+                yield {"time": time.time(), "type": "queue", "position": position}
+            if time.monotonic() - last_dispatch > 1.0:
+                self.dispatch()
+                last_dispatch = time.monotonic()
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            time.sleep(poll_interval)
+
+    @staticmethod
+    def _drain_end(events: EventLog, offset: int, seen_end: bool) -> Iterator[dict]:
+        for _ in range(10):
+            batch, offset = events.read_from(offset)
+            yield from batch
+            if seen_end or any(e["type"] == "end" for e in batch):
+                return
+            time.sleep(0.1)
+
+    # -- controlling ------------------------------------------------------------------------
+
+    def stop(self, job_id: str, force: bool = False) -> dict:
+        """Stop a job: a queued one leaves the queue; a running one saves a checkpoint and ends ``stopped``.
+
+        ``force`` kills the worker at once (what it learned since its last checkpoint is lost).
+        """
+        job = self.get_job(job_id)
+        run = RunFiles(Path(job["run_dir"]))
+        events = EventLog(run.events)
+        if job["status"] == "queued":
+            if self.db.transition_job(job_id, ["queued"], "stopped", finished_at=_now()):
+                events.write("end", status="stopped", message="Removed from the queue before it started.")
+            return self.get_job(job_id)
+        if job["status"] not in ACTIVE_JOB_STATES:
+            raise TrainingError(f"Job {job_id} is not running (it is {job['status']}).", "Only queued or running jobs can be stopped.")
+        run.stop_request.touch()
+        if self.db.transition_job(job_id, ["running"], "stopping"):
+            events.log("Stop requested")
+        if force:
+            kill_process(job.get("pid"), job.get("pid_create_time"))
+            if self.db.transition_job(job_id, ACTIVE_JOB_STATES, "stopped", finished_at=_now()):
+                events.write("end", status="stopped", message="Killed on request; the last periodic checkpoint is kept.")
+        return self.get_job(job_id)
+
+    def resume(self, job_id: str) -> dict:
+        """Queue a stopped, interrupted or failed job again; it continues from its last checkpoint."""
+        job = self.get_job(job_id)
+        run = RunFiles(Path(job["run_dir"]))
+        if job["status"] not in RESUMABLE_STATES:
+            raise TrainingError(
+                f"Job {job_id} cannot be resumed: it is {job['status']}.",
+                "Only stopped, interrupted or failed jobs can be resumed.",
+            )
+        checkpoint = run.last_checkpoint()
+        if checkpoint is None:
+            raise TrainingError(
+                f"Job {job_id} has no checkpoint to resume from.", "Start the training again with the same config."
+            )
+        run.stop_request.unlink(missing_ok=True)
+        fields = {"resume": True, "finished_at": None, "error_type": None, "error_message": None, "error_hint": None}
+        if not self.db.transition_job(job_id, RESUMABLE_STATES, "queued", **fields):
+            raise TrainingError(f"Job {job_id} changed state meanwhile; try again.")
+        EventLog(run.events).write("status", status="queued", message=f"Resuming from {checkpoint.name}")
+        self.dispatch()
+        return self.get_job(job_id)
+
+    # -- the queue --------------------------------------------------------------------------
+
+    def dispatch(self) -> None:
+        """Mark dead workers' jobs interrupted, then start the oldest queued job if none is running."""
+        with FileLock(str(self._lock_path), timeout=60):
+            self._reconcile()
+            if self.db.list_jobs(ACTIVE_JOB_STATES):
+                return
+            for job in self.db.list_jobs(["queued"]):
+                if self.db.transition_job(job["id"], ["queued"], "running", started_at=_now()):
+                    self._start_worker(job)
+                    return
+
+    def _start_worker(self, job: dict) -> None:
+        run = RunFiles(Path(job["run_dir"]))
+        try:
+            process, create_time = spawn_worker(job["id"], run.log, self.settings)
+        except OSError as exc:
+            self.db.transition_job(
+                job["id"], ["running"], "failed", finished_at=_now(), error_type="TrainingError",
+                error_message=f"Could not start the training process: {exc}",
+            )
+            return
+        self._processes[job["id"]] = process
+        self.db.update_job(job["id"], pid=process.pid, pid_create_time=create_time)
+        EventLog(run.events).write("status", status="starting", message="Training process started", pid=process.pid)
+
+    def _reconcile(self) -> None:
+        for job in self.db.list_jobs(ACTIVE_JOB_STATES):
+            process = self._processes.get(job["id"])
+            alive = process.poll() is None if process is not None else process_alive(job["pid"], job["pid_create_time"])
+            if alive:
+                continue
+            message = "The training process ended unexpectedly (killed, crashed or out of memory)."
+            if self.db.transition_job(
+                job["id"], ACTIVE_JOB_STATES, "interrupted", finished_at=_now(),
+                error_type="TrainingError", error_message=message,
+                error_hint="Resume it to continue from its last checkpoint; the log is in worker.log.",
+            ):
+                EventLog(RunFiles(Path(job["run_dir"])).events).write("end", status="interrupted", message=message)
+                log.warning("job interrupted", extra={"fields": {"job_id": job["id"]}})
+            self._processes.pop(job["id"], None)
+
+    def start_background_dispatch(self, interval: float = 1.0) -> None:
+        """Advance the queue from a daemon thread (the app uses this; the CLI's follow() does it inline)."""
+        if self._dispatcher is not None:
+            return
+
+        def loop() -> None:
+            while not self._closing.wait(interval):
+                try:
+                    self.dispatch()
+                except Exception:  # keep the dispatcher alive; the next round retries
+                    log.exception("dispatch failed")
+
+        self._dispatcher = threading.Thread(target=loop, name="modelforge-dispatch", daemon=True)
+        self._dispatcher.start()
+
+    def close(self) -> None:
+        """Stop the background dispatcher (running workers go on)."""
+        self._closing.set()

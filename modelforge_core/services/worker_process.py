@@ -1,0 +1,71 @@
+"""Starting a training worker process, and telling whether it still lives.
+
+A worker is identified by its pid and the process's create time, so that a reused pid is never
+taken for the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+import modelforge_core
+
+from ..settings import Settings
+
+PACKAGE_PARENT = str(Path(modelforge_core.__file__).resolve().parent.parent)
+
+
+def spawn_worker(job_id: str, log_path: Path, settings: Settings) -> tuple[subprocess.Popen, float]:
+    """Start ``python -m modelforge_core.worker <job_id>`` in its own session; returns (process, create time)."""
+    env = dict(os.environ)
+    env["MODELFORGE_HOME"] = str(settings.home)
+    env["MODELFORGE_DATABASE_URL"] = settings.database_url
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "modelforge_core.worker", job_id],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(settings.home),
+            start_new_session=os.name == "posix",
+        )
+    try:
+        create_time = psutil.Process(process.pid).create_time()
+    except psutil.Error:
+        create_time = 0.0
+    return process, create_time
+
+
+def process_alive(pid: int | None, create_time: float | None) -> bool:
+    """True when ``pid`` runs, is not a zombie, and (if known) was created at ``create_time``."""
+    if not pid:
+        return False
+    try:
+        process = psutil.Process(pid)
+        if create_time and abs(process.create_time() - create_time) > 1.0:
+            return False
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def kill_process(pid: int | None, create_time: float | None) -> None:
+    """SIGKILL the worker (and what it started) if it is the process we think it is."""
+    if not process_alive(pid, create_time):
+        return
+    try:
+        process = psutil.Process(pid)
+        for child in process.children(recursive=True):
+            child.kill()
+        process.kill()
+    except psutil.Error:
+        pass

@@ -1,0 +1,25 @@
+"""``QLoRAStrategy``: SFT on a base model loaded in 4-bit nf4 (double quantization), with LoRA.
+
+The worker loads the model through the QuantizationFactory because ``requires_4bit`` is set; peft's
+``prepare_model_for_kbit_training`` then readies it for adapters. On a CPU it still runs
+(bitsandbytes 0.50 has CPU kernels), slower than full precision there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .lora import attach_lora
+from .sft_strategy import SFTStrategy
+
+
+class QLoRAStrategy(SFTStrategy):
+    """SFT with the base weights frozen in 4 bits and a LoRA adapter trained on top."""
+
+    requires_4bit = True
+
+    def get_strategy_name(self) -> str:
+        return "qlora"
+
+    def prepare_model(self, model: Any, config: Any) -> Any:
+        return attach_lora(model, config, self.provider)

@@ -1,0 +1,102 @@
+"""``EventCallback``: turns trainer hooks into events, and a stop request into a clean stop.
+
+A stop request (the run's STOP file) sets ``should_save`` and ``should_training_stop`` at the next
+step end, so the trainer writes a checkpoint and leaves its loop: what it learned is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from transformers import TrainerCallback
+
+from .events import EventLog
+
+PROGRESS_INTERVAL_S = 0.25
+
+
+def perplexity(loss: float | None) -> float | None:
+    """exp(loss), capped to stay finite in JSON."""
+    if loss is None or not math.isfinite(loss):
+        return None
+    return math.exp(min(loss, 50.0))
+
+
+class EventCallback(TrainerCallback):
+    """Writes progress/train/eval events; ``on_progress(step, total)`` lets the worker update the job row."""
+
+    def __init__(self, events: EventLog, stop_file: Path, on_progress: Callable[[int, int], None] | None = None):
+        self.events = events
+        self.stop_file = Path(stop_file)
+        self.on_progress = on_progress
+        self.stop_requested = False
+        self.first_eval: dict | None = None
+        self.last_eval: dict | None = None
+        self._start = time.monotonic()
+        self._start_step = 0
+        self._start_tokens = 0
+        self._last_emit = 0.0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._start = time.monotonic()
+        self._start_step = state.global_step
+        self._start_tokens = state.num_input_tokens_seen or 0
+        self.events.write("status", status="running", message="Training started", total_steps=state.max_steps)
+        self._progress(state, force=True)
+        self._check_stop(state, control)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._progress(state, force=state.global_step >= state.max_steps)
+        self._check_stop(state, control)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
+        logs = dict(logs or {})
+        if any(key.startswith("eval_") for key in logs):
+            metrics = {k.removeprefix("eval_"): v for k, v in logs.items() if k.startswith("eval_")}
+            metrics["perplexity"] = perplexity(metrics.get("loss"))
+            event = {"step": state.global_step, "epoch": state.epoch, **{f"eval_{k}": v for k, v in metrics.items()}}
+            self.first_eval = self.first_eval or event
+            self.last_eval = event
+            self.events.write("eval", **event)
+        elif "loss" in logs:
+            self.events.write(
+                "train",
+                step=state.global_step,
+                epoch=state.epoch,
+                loss=logs.get("loss"),
+                learning_rate=logs.get("learning_rate"),
+                grad_norm=logs.get("grad_norm"),
+            )
+
+    def _check_stop(self, state: Any, control: Any) -> None:
+        if not self.stop_requested and self.stop_file.exists():
+            self.stop_requested = True
+            self.events.log(f"Stop requested: saving a checkpoint at step {state.global_step} and stopping.")
+        if self.stop_requested:
+            control.should_save = True
+            control.should_training_stop = True
+
+    def _progress(self, state: Any, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_emit < PROGRESS_INTERVAL_S:
+            return
+        self._last_emit = now
+        elapsed = now - self._start
+        done = state.global_step - self._start_step
+        total = state.max_steps or 0
+        eta = (elapsed / done) * (total - state.global_step) if done > 0 and total else None
+        tokens = (state.num_input_tokens_seen or 0) - self._start_tokens
+        self.events.write(
+            "progress",
+            step=state.global_step,
+            total_steps=total,
+            epoch=state.epoch,
+            elapsed_s=round(elapsed, 2),
+            eta_s=round(eta, 2) if eta is not None else None,
+            tokens_per_s=round(tokens / elapsed, 1) if elapsed > 0 and tokens else None,
+        )
+        if self.on_progress:
+            self.on_progress(state.global_step, total)

@@ -1,0 +1,167 @@
+"""The steps of one training run, in the worker process.
+
+provider loads model and tokenizer -> strategy prepares model and data -> split -> trainer with the
+event callback -> train (or resume) -> evaluate -> save adapter, tokenizer, model card, metadata
+into a staging folder that is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..data.pipeline import load_validated_dataset
+from ..evaluation.splits import train_eval_split
+from ..exceptions import TrainingError
+from ..model_card import write_model_card, write_model_metadata
+from ..providers.model_classes import TASK_MODEL_CLASSES
+from ..providers.provider_factory import ProviderFactory
+from ..providers.quantization import QuantizationFactory
+from ..schemas import TrainingConfig
+from ..strategies.lora import count_parameters
+from ..strategies.strategy_factory import StrategyFactory
+from ..strategies.training_args import resolve_precision
+from .callbacks import EventCallback, perplexity
+from .events import EventLog
+from .run_files import RunFiles
+
+
+@dataclass
+class RunResult:
+    """What a run produced: ``stopped`` keeps a checkpoint; ``completed`` a saved model folder."""
+
+    status: str
+    metrics: dict = field(default_factory=dict)
+    output_dir: Path | None = None
+
+
+def run_training(
+    config: TrainingConfig,
+    run: RunFiles,
+    events: EventLog,
+    output_dir: Path,
+    *,
+    resume: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Train one config end to end; raises ModelForgeException subclasses for user errors."""
+    started = time.monotonic()
+    checkpoint = _checkpoint_to_resume(run) if resume else None
+    provider = ProviderFactory.create(config.provider)
+    provider.check_available()
+    strategy = StrategyFactory.create(config.strategy, provider=provider, output_dir=run.checkpoints)
+
+    _, _, precision_note = resolve_precision(config)
+    if precision_note:
+        events.log(precision_note, level="warning")
+    events.log(f"Loading {config.model_name} with the {config.provider} provider")
+    quantization = QuantizationFactory.create(use_4bit=config.use_4bit or strategy.requires_4bit, bf16=config.bf16)
+    if quantization is not None:
+        events.log("Loading the base model in 4-bit nf4 (double quantization)")
+    tokenizer = provider.load_tokenizer(config.model_name)
+    model = provider.load_model(
+        config.model_name, TASK_MODEL_CLASSES[config.task], quantization, max_seq_length=config.max_seq_length
+    )
+    model = strategy.prepare_model(model, config)
+    trainable, total = count_parameters(model)
+    events.log(f"Trainable parameters: {trainable:,} of {total:,} ({100 * trainable / max(total, 1):.2f}%)")
+
+    loaded = load_validated_dataset(
+        config.dataset, task=config.task, split=config.dataset_split, column_mapping=config.column_mapping
+    )
+    train_rows, eval_rows = train_eval_split(loaded.dataset, config.eval_split, config.seed)
+    events.log(
+        f"Dataset: {loaded.report.num_rows} rows, shape '{loaded.shape.value}'; "
+        f"{len(train_rows)} for training, {len(eval_rows) if eval_rows is not None else 0} for evaluation"
+    )
+    train_data = strategy.prepare_dataset(train_rows, tokenizer, config)
+    eval_data = strategy.prepare_dataset(eval_rows, tokenizer, config) if eval_rows is not None else None
+
+    callback = EventCallback(events, run.stop_request, on_progress)
+    trainer = strategy.create_trainer(model, train_data, eval_data, tokenizer, config, [callback])
+    if checkpoint:
+        events.log(f"Resuming from {checkpoint.name}")
+    train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if callback.stop_requested:
+        return RunResult("stopped", {"steps": trainer.state.global_step})
+
+    metrics = _final_metrics(trainer, train_output, callback, eval_data is not None)
+    metrics.update(trainable_params=trainable, total_params=total, runtime_s=round(time.monotonic() - started, 1))
+    _save_model(trainer, tokenizer, config, output_dir, metrics, trainable_only=config.finetuning_type == "lora")
+    return RunResult("completed", metrics, output_dir)
+
+
+def _checkpoint_to_resume(run: RunFiles) -> Path:
+    checkpoint = run.last_checkpoint()
+    if checkpoint is None:
+        raise TrainingError(
+            "This job has no checkpoint to resume from: it stopped before its first save.",
+            "Start the training again instead of resuming it.",
+        )
+    return checkpoint
+
+
+def _final_metrics(trainer: Any, train_output: Any, callback: EventCallback, has_eval: bool) -> dict:
+    metrics: dict[str, Any] = {
+        "train_loss": round(train_output.training_loss, 4),
+        "steps": trainer.state.global_step,
+        "epochs": round(trainer.state.epoch or 0, 3),
+    }
+    if has_eval:
+        last = callback.last_eval
+        if last and last.get("step") == trainer.state.global_step:
+            loss = last.get("eval_loss")
+        else:
+            loss = trainer.evaluate().get("eval_loss")
+        metrics.update(eval_loss=loss, perplexity=perplexity(loss))
+        if callback.first_eval and callback.first_eval.get("step") == 0:
+            metrics["initial_eval_loss"] = callback.first_eval.get("eval_loss")
+            metrics["initial_perplexity"] = callback.first_eval.get("eval_perplexity")
+    return metrics
+
+
+def _save_model(trainer: Any, tokenizer: Any, config: TrainingConfig, output_dir: Path, metrics: dict, trainable_only: bool) -> None:
+    """Write everything into ``<output_dir>.partial`` and rename it into place when complete."""
+    staging = output_dir.with_name(output_dir.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        trainer.save_model(str(staging))
+        tokenizer.save_pretrained(staging)
+        hyperparameters = {
+            k: v
+            for k, v in config.to_json_dict().items()
+            if k not in ("model_name", "dataset", "task", "strategy", "provider", "column_mapping", "output_name")
+        }
+        write_model_card(
+            staging,
+            name=config.run_name,
+            base_model=config.model_name,
+            task=config.task,
+            strategy=config.strategy,
+            provider=config.provider,
+            dataset=config.dataset,
+            hyperparameters=hyperparameters,
+            metrics=metrics,
+            finetuning_type=config.finetuning_type,
+        )
+        write_model_metadata(
+            staging,
+            {
+                "name": config.run_name,
+                "base_model": config.model_name,
+                "task": config.task,
+                "strategy": config.strategy,
+                "provider": config.provider,
+                "finetuning_type": config.finetuning_type,
+                "adapter": trainable_only,
+                "config": config.to_json_dict(),
+                "metrics": metrics,
+            },
+        )
+        staging.rename(output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,159 @@
+"""The training process: one job, start to finish. ``python -m modelforge_core.worker <job_id>``.
+
+It runs apart from the app, so that a crash, an out-of-memory error or a stop cannot take the app
+down. It ends the job row itself (completed, failed, stopped); a worker that dies without doing so
+is found by the training service and marked interrupted.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .database.database_manager import DatabaseManager
+from .database.models import ACTIVE_JOB_STATES
+from .exceptions import HardwareError, ModelForgeException, TrainingError
+from .logging_config import get_logger, setup_logging
+from .schemas import TrainingConfig
+from .services.model_service import ModelService
+from .settings import get_settings
+from .training.events import EventLog
+from .training.run_files import RunFiles
+
+log = get_logger("worker")
+PROGRESS_DB_INTERVAL_S = 2.0
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _request_stop_on_signal(run: RunFiles) -> None:
+    """SIGTERM / SIGINT become a clean stop request, exactly like the service's stop()."""
+
+    def handler(signum, frame):  # noqa: ARG001
+        run.stop_request.touch()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _progress_writer(db: DatabaseManager, job_id: str):
+    last = [0.0]
+
+    def write(step: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_DB_INTERVAL_S or (total and step >= total):
+            last[0] = now
+            db.update_job(job_id, current_step=step, total_steps=total)
+
+    return write
+
+
+def _fail(db: DatabaseManager, events: EventLog, job_id: str, error: ModelForgeException) -> None:
+    events.write("end", status="failed", error=error.to_dict())
+    db.transition_job(
+        job_id,
+        ACTIVE_JOB_STATES,
+        "failed",
+        finished_at=_now(),
+        error_type=type(error).__name__,
+        error_message=error.message,
+        error_hint=error.hint,
+    )
+
+
+def run_job(job_id: str) -> int:
+    """Run the job; returns the process exit code (0 completed or stopped, 1 failed)."""
+    from .training.pipeline import run_training
+
+    settings = get_settings().ensure_dirs()
+    db = DatabaseManager(settings.database_url)
+    job = db.get_job(job_id)
+    if job is None:
+        log.error("unknown job", extra={"fields": {"job_id": job_id}})
+        return 2
+    run = RunFiles(Path(job["run_dir"]))
+    events = EventLog(run.events)
+    _request_stop_on_signal(run)
+    output_dir = settings.models_dir / job_id
+    try:
+        config = TrainingConfig.model_validate_json(run.config.read_text(encoding="utf-8"))
+        if run.stop_request.exists():
+            raise _StoppedBeforeStart()
+        result = run_training(
+            config, run, events, output_dir, resume=bool(job.get("resume")), on_progress=_progress_writer(db, job_id)
+        )
+    except _StoppedBeforeStart:
+        events.write("end", status="stopped", message="Stopped before training started.")
+        db.transition_job(job_id, ACTIVE_JOB_STATES, "stopped", finished_at=_now())
+        return 0
+    except ModelForgeException as exc:
+        log.error("job failed", extra={"fields": {"job_id": job_id, "error": str(exc)}})
+        _fail(db, events, job_id, exc)
+        return 1
+    except Exception as exc:  # anything else is a training error, with the traceback in worker.log
+        traceback.print_exc()
+        _fail(db, events, job_id, _as_modelforge_error(exc, run))
+        return 1
+
+    if result.status == "stopped":
+        events.write("end", status="stopped", message=f"Stopped at step {result.metrics.get('steps')}; checkpoint kept.")
+        db.transition_job(job_id, ACTIVE_JOB_STATES, "stopped", finished_at=_now())
+        return 0
+    return _register(db, settings, events, job_id, config, result)
+
+
+def _register(db, settings, events: EventLog, job_id: str, config: TrainingConfig, result) -> int:
+    import shutil
+
+    try:
+        model = ModelService(db, settings).register_model(
+            name=config.run_name,
+            base_model=config.model_name,
+            task=config.task,
+            strategy=config.strategy,
+            provider=config.provider,
+            path=result.output_dir,
+            config=config.to_json_dict(),
+            metrics=result.metrics,
+            job_id=job_id,
+        )
+    except ModelForgeException as exc:
+        shutil.rmtree(result.output_dir, ignore_errors=True)
+        _fail(db, events, job_id, exc)
+        return 1
+    events.write("end", status="completed", model_id=model["id"], model_name=model["name"], metrics=result.metrics)
+    db.transition_job(job_id, ACTIVE_JOB_STATES, "completed", finished_at=_now(), model_id=model["id"])
+    return 0
+
+
+class _StoppedBeforeStart(Exception):
+    pass
+
+
+def _as_modelforge_error(exc: Exception, run: RunFiles) -> ModelForgeException:
+    name = type(exc).__name__
+    if "OutOfMemory" in name or "out of memory" in str(exc).lower():
+        return HardwareError(
+            f"Out of memory during training: {exc}",
+            "Lower the batch size or max_seq_length, turn on gradient checkpointing, or use 4-bit (qlora).",
+        )
+    return TrainingError(f"Training failed: {name}: {exc}", f"The full traceback is in {run.log}.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m modelforge_core.worker <job_id>", file=sys.stderr)
+        return 2
+    setup_logging()
+    return run_job(argv[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
