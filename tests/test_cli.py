@@ -1,0 +1,81 @@
+"""The CLI on a fresh home: demo, train with the seed's JSON shape, models list --json, info, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import REPO_ROOT, write_json
+
+
+def _cli(*args: str, env: dict, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "modelforge_core", *args],
+        capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=timeout,
+    )
+
+
+def _env(settings) -> dict:
+    return {**os.environ, "MODELFORGE_HOME": str(settings.home), "HF_HUB_OFFLINE": "1"}
+
+
+def test_demo_then_train_then_models_list(settings, tmp_path):
+    env = _env(settings)
+    demo = _cli("demo", "--json", env=env)
+    assert demo.returncode == 0, demo.stderr
+    paths = json.loads(demo.stdout)
+    assert set(paths) == {"models", "datasets"}
+    assert os.path.isdir(paths["models"]["causal-lm"])
+    assert {"sft", "text-generation", "dpo", "summarization"} <= set(paths["datasets"])
+
+    config = write_json(tmp_path / "cfg.json", {
+        "task": "text-generation",
+        "model_name": paths["models"]["causal-lm"],
+        "provider": "huggingface",
+        "strategy": "sft",
+        "dataset": paths["datasets"]["sft"],
+        "compute_specs": "cpu",
+        "eval_split": 0.2,
+        "num_train_epochs": 1,
+        "lora_r": 16,
+        "lora_alpha": 32,
+        "use_4bit": False,
+        "bf16": True,
+    })
+    train = _cli("train", "--config", str(config), env=env)
+    assert train.returncode == 0, train.stdout + train.stderr
+    assert "80/80 (100%)" in train.stdout
+    assert "completed: model" in train.stdout
+
+    listed = _cli("models", "list", "--json", env=env)
+    models = json.loads(listed.stdout)
+    assert len(models) == 1
+    assert models[0]["metrics"]["eval_loss"] < models[0]["metrics"]["initial_eval_loss"]
+    assert models[0]["strategy"] == "sft" and models[0]["base_model"] == paths["models"]["causal-lm"]
+
+    jobs = _cli("jobs", "list", "--json", env=env)
+    assert json.loads(jobs.stdout)[0]["status"] == "completed"
+
+
+def test_info_lists_what_works(settings):
+    result = _cli("info", "--json", env=_env(settings))
+    info = json.loads(result.stdout)
+    assert info["providers"] == ["huggingface"] or "huggingface" in info["providers"]
+    assert info["strategies"] == ["sft", "qlora"]
+    assert "text-generation" in info["tasks"]
+
+
+def test_user_error_prints_message_and_hint_and_exits_2(settings, tmp_path):
+    config = write_json(tmp_path / "cfg.json", {"model_name": "x", "dataset": str(tmp_path / "missing.jsonl")})
+    result = _cli("train", "--config", str(config), env=_env(settings))
+    assert result.returncode == 2
+    assert "DatasetValidationError" in result.stderr and "not found" in result.stderr
+    assert "hint:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_job_id_is_a_clear_error(settings):
+    result = _cli("jobs", "show", "doesnotexist", env=_env(settings))
+    assert result.returncode == 2 and "No training job with id 'doesnotexist'" in result.stderr

@@ -1,0 +1,62 @@
+"""Fine-tuning is seen to work, not only to run: the demo model learns the demo task."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jobs_helpers import run_to_end
+from modelforge_core.data.demo_task import make_demo_task_rows
+from modelforge_core.data.formatting import build_prompt
+
+HELD_OUT = 60
+
+
+def _answers(model_path: str, rows: list[dict]) -> list[str]:
+    """Greedy answers of the model at ``model_path`` to ``rows``, prompted exactly as training formats them."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path).eval()
+    answers = []
+    for row in rows:
+        messages = build_prompt(row["instruction"], row["input"], chat=True)
+        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        with torch.no_grad():
+            output = model.generate(**inputs, max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        answers.append(tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip())
+    return answers
+
+
+def _accuracy(model_path: str, rows: list[dict]) -> float:
+    return sum(a == r["output"] for a, r in zip(_answers(model_path, rows), rows)) / len(rows)
+
+
+@pytest.mark.slow
+def test_finetuned_demo_model_answers_held_out_questions_better_than_its_base(services, make_config, samples, demo_model):
+    training, models, _ = services
+    config = make_config(
+        finetuning_type="full",
+        learning_rate=1e-3,
+        max_steps=600,
+        per_device_train_batch_size=8,
+        eval_steps=300,
+        logging_steps=50,
+        save_steps=1000,
+        warmup_ratio=0.05,
+    )
+    job = training.submit(config)
+    run_to_end(training, job["id"], timeout=600)
+    job = training.get_job(job["id"])
+    assert job["status"] == "completed", job
+    metrics = models.get_model(job["model_id"])["metrics"]
+    assert metrics["eval_loss"] < 0.3 * metrics["initial_eval_loss"], metrics
+
+    trained = {(r["instruction"], r["input"]) for r in map(json.loads, open(samples["sft"], encoding="utf-8"))}
+    held_out = make_demo_task_rows(HELD_OUT, seed=1234, exclude=trained)
+    base_accuracy = _accuracy(demo_model, held_out)
+    tuned_accuracy = _accuracy(models.get_model(job["model_id"])["path"], held_out)
+    assert tuned_accuracy >= 0.8, tuned_accuracy
+    assert tuned_accuracy >= base_accuracy + 0.5, (base_accuracy, tuned_accuracy)
