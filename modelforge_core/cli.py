@@ -22,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="Build the offline demo models; print them and the sample datasets.")
     demo.add_argument("--json", action="store_true", help="Print one JSON object.")
     demo.add_argument("--force", action="store_true", help="Rebuild the demo models.")
+    demo.add_argument("--config", action="store_true", help="Write a ready-to-train demo config; print its path only.")
 
     train = sub.add_parser("train", help="Train from a JSON config; Ctrl-C stops the job cleanly.")
     train.add_argument("--config", required=True, help="Path of a TrainingConfig JSON file.")
@@ -53,11 +54,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .data.samples import sample_dataset_paths
-    from .demo import build_demo_models
+    from .demo import build_demo_models, write_demo_config
     from .settings import get_settings
 
-    result = {"models": build_demo_models(get_settings().ensure_dirs(), force=args.force), "datasets": sample_dataset_paths()}
-    if args.json:
+    settings = get_settings().ensure_dirs()
+    result = {"models": build_demo_models(settings, force=args.force), "datasets": sample_dataset_paths()}
+    if args.config:
+        print(write_demo_config(settings))
+    elif args.json:
         print_json(result)
     else:
         print("Demo models:")

@@ -70,6 +70,9 @@ def build_causal_lm(folder: Path, seed: int = 0) -> Path:
     """A random-init Llama-shaped causal LM (about 0.6M parameters) with its tokenizer."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(folder)
@@ -107,3 +110,46 @@ def build_demo_models(settings: Settings, force: bool = False) -> dict[str, str]
             marker.write_text(json.dumps({"kind": kind, "version": DEMO_VERSION}), encoding="utf-8")
         paths[kind] = str(folder)
     return paths
+
+
+# Settings under which the demo model visibly learns the demo task in about a minute on a CPU:
+# full fine-tuning, because LoRA on random (untrained) weights learns this task only slowly.
+DEMO_TRAINING = {
+    "finetuning_type": "full",
+    "learning_rate": 1e-3,
+    "max_steps": 600,
+    "per_device_train_batch_size": 8,
+    "warmup_ratio": 0.05,
+    "eval_steps": 100,
+    "logging_steps": 10,
+    "save_steps": 200,
+}
+
+
+def demo_config(settings: Settings) -> dict:
+    """A config in the seed's JSON shape that trains the demo model on the demo task."""
+    from .data.samples import sample_dataset_paths
+
+    return {
+        "task": "text-generation",
+        "model_name": build_demo_models(settings)["causal-lm"],
+        "provider": "huggingface",
+        "strategy": "sft",
+        "dataset": sample_dataset_paths()["sft"],
+        "compute_specs": "cpu",
+        "eval_split": 0.2,
+        "num_train_epochs": 1,
+        "lora_r": 16,
+        "lora_alpha": 32,
+        "use_4bit": False,
+        "bf16": False,
+        **DEMO_TRAINING,
+        "output_name": "demo-digits",
+    }
+
+
+def write_demo_config(settings: Settings) -> Path:
+    """Write :func:`demo_config` to ``demo/demo_config.json``; return the path."""
+    path = settings.demo_dir / "demo_config.json"
+    path.write_text(json.dumps(demo_config(settings), indent=2), encoding="utf-8")
+    return path

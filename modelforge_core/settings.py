@@ -52,7 +52,7 @@ class Settings:
     home: Path
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         home = os.environ.get("MODELFORGE_HOME")
         if not home:
             from platformdirs import user_data_dir
@@ -81,7 +81,7 @@ class Settings:
     def uploads_dir(self) -> Path:
         return self.home / "uploads"
 
-    def ensure_dirs(self) -> "Settings":
+    def ensure_dirs(self) -> Settings:
         """Create the folders under home; returns self."""
         for path in (self.home, self.home / "database", self.runs_dir, self.models_dir, self.uploads_dir):
             path.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .database.database_manager import DatabaseManager
@@ -29,7 +29,7 @@ PROGRESS_DB_INTERVAL_S = 2.0
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _request_stop_on_signal(run: RunFiles) -> None:

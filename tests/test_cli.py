@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -79,3 +80,30 @@ def test_user_error_prints_message_and_hint_and_exits_2(settings, tmp_path):
 def test_unknown_job_id_is_a_clear_error(settings):
     result = _cli("jobs", "show", "doesnotexist", env=_env(settings))
     assert result.returncode == 2 and "No training job with id 'doesnotexist'" in result.stderr
+
+
+def test_ctrl_c_during_train_stops_the_job_cleanly(settings, tmp_path, demo_model, samples):
+    import signal
+    import time
+
+    config = write_json(tmp_path / "long.json", {
+        "model_name": demo_model, "dataset": samples["sft"], "max_steps": 5000, "save_steps": 1000, "eval_split": 0,
+    })
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modelforge_core", "train", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(settings), cwd=REPO_ROOT,
+    )
+    lines = []
+    deadline = time.monotonic() + 120
+    for line in process.stdout:
+        lines.append(line)
+        if re.search(r"\] [1-9][0-9]*/5000", line) or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    output = "".join(lines) + out
+    assert process.returncode == 0, output
+    assert "Stopping: saving a checkpoint" in output
+    assert "stopped:" in output and "checkpoint kept" in output
+    jobs = json.loads(_cli("jobs", "list", "--json", env=_env(settings)).stdout)
+    assert jobs[0]["status"] == "stopped"

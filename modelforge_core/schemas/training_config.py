@@ -86,7 +86,7 @@ class TrainingConfig(BaseModel):
         return data
 
     @model_validator(mode="after")
-    def _check(self) -> "TrainingConfig":
+    def _check(self) -> TrainingConfig:
         problems = list(self._problems())
         if problems:
             raise ValueError("; ".join(problems))

@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ RESUMABLE_STATES = ("stopped", "interrupted", "failed")
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class TrainingService:
@@ -46,6 +46,7 @@ class TrainingService:
         self._lock_path = self.settings.runs_dir / ".dispatch.lock"
         self._dispatcher: threading.Thread | None = None
         self._closing = threading.Event()
+        self.dispatch()  # at start: jobs whose worker died become interrupted; the queue moves on
 
     # -- submitting -------------------------------------------------------------------------
 
