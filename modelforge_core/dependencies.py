@@ -1,7 +1,8 @@
 """Factory functions for the services: the one place where they are built and wired.
 
-The app and the CLI call these; tests build services directly with their own Settings. Services
-are cached per MODELFORGE_HOME / database URL, so a changed environment gets fresh ones.
+The app (its API routes use them with FastAPI's ``Depends``), the UI and the CLI call these. They
+take no arguments: settings come from the environment (MODELFORGE_HOME, MODELFORGE_DATABASE_URL),
+and services are cached per settings, so a changed environment gets fresh ones.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .database.database_manager import DatabaseManager
+from .services.dataset_service import DatasetService
+from .services.hardware_service import HardwareService
+from .services.model_catalog import ModelCatalog
 from .services.model_service import ModelService
 from .services.training_service import TrainingService
 from .settings import Settings, get_settings
@@ -19,20 +23,40 @@ def _db_for(url: str) -> DatabaseManager:
     return DatabaseManager(url)
 
 
-def get_db_manager(settings: Settings | None = None) -> DatabaseManager:
-    settings = (settings or get_settings()).ensure_dirs()
-    return _db_for(settings.database_url)
-
-
-def get_model_service(settings: Settings | None = None) -> ModelService:
-    settings = settings or get_settings()
-    return ModelService(get_db_manager(settings), settings)
+@lru_cache(maxsize=8)
+def _training_for(settings: Settings) -> TrainingService:
+    return TrainingService(_db_for(settings.database_url), settings)
 
 
 @lru_cache(maxsize=8)
-def _training_for(settings: Settings) -> TrainingService:
-    return TrainingService(get_db_manager(settings), settings)
+def _catalog_for(settings: Settings) -> ModelCatalog:
+    return ModelCatalog(settings)
 
 
-def get_training_service(settings: Settings | None = None) -> TrainingService:
-    return _training_for(settings or get_settings())
+def _settings() -> Settings:
+    return get_settings().ensure_dirs()
+
+
+def get_db_manager() -> DatabaseManager:
+    return _db_for(_settings().database_url)
+
+
+def get_model_service() -> ModelService:
+    settings = _settings()
+    return ModelService(_db_for(settings.database_url), settings)
+
+
+def get_training_service() -> TrainingService:
+    return _training_for(_settings())
+
+
+def get_dataset_service() -> DatasetService:
+    return DatasetService(_settings())
+
+
+def get_hardware_service() -> HardwareService:
+    return HardwareService(_settings().home)
+
+
+def get_model_catalog() -> ModelCatalog:
+    return _catalog_for(_settings())

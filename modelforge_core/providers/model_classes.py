@@ -17,21 +17,41 @@ SUITABLE_KINDS = {
 }
 
 
-def check_model_serves_task(model_id: str, model_config: dict, task: str) -> str:
-    """Return the Auto class name for ``task``; raise ModelAccessError naming suitable kinds if it cannot serve it."""
+CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
+NOT_CAUSAL_SUFFIXES = (
+    "ForQuestionAnswering",
+    "ForSequenceClassification",
+    "ForTokenClassification",
+    "ForMaskedLM",
+    "ForSeq2SeqLM",
+    "Model",
+)
+
+
+def is_causal_lm(model_config: dict) -> bool:
+    """True when the config describes a decoder-only LM that AutoModelForCausalLM loads.
+
+    Decided from ``architectures`` where it says (no torch import); otherwise from transformers'
+    own model-type mapping.
+    """
+    architectures = model_config.get("architectures") or []
+    if any(a.endswith(CAUSAL_SUFFIXES) for a in architectures):
+        return True
+    if architectures and all(a.endswith(NOT_CAUSAL_SUFFIXES) for a in architectures):
+        return False
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
+    return model_config.get("model_type") in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+
+def check_model_serves_task(model_id: str, model_config: dict, task: str) -> str:
+    """Return the Auto class name for ``task``; raise ModelAccessError naming suitable kinds if it cannot serve it."""
     class_name = TASK_MODEL_CLASSES.get(task)
     if class_name is None:
         raise ModelAccessError(f"No model class is known for task '{task}'.", "Pick a supported task.")
-    model_type = model_config.get("model_type")
-    architectures = model_config.get("architectures") or []
-    causal = model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and not any(
-        a.endswith(("ForQuestionAnswering", "ForSequenceClassification", "ForTokenClassification", "ForMaskedLM"))
-        for a in architectures
-    )
-    if class_name == "AutoModelForCausalLM" and not causal:
-        kind = architectures[0] if architectures else (model_type or "unknown")
+    if class_name == "AutoModelForCausalLM" and not is_causal_lm(model_config):
+        architectures = model_config.get("architectures") or []
+        kind = architectures[0] if architectures else (model_config.get("model_type") or "unknown")
         raise ModelAccessError(
             f"Model '{model_id}' ({kind}) cannot serve the task '{task}': it is not a causal language model.",
             f"Pick one of the {SUITABLE_KINDS[task]}.",

@@ -94,16 +94,28 @@ class TrainingService:
         """Every event of the job so far (its full history)."""
         return EventLog(RunFiles(Path(self.get_job(job_id)["run_dir"])).events).read_all()
 
-    def follow(self, job_id: str, poll_interval: float = 0.25, timeout: float | None = None) -> Iterator[dict]:
-        """Yield the job's events from the start, live, until it ends (or ``timeout`` seconds pass)."""
+    def follow(
+        self, job_id: str, poll_interval: float = 0.25, timeout: float | None = None, heartbeat: float | None = None
+    ) -> Iterator[dict]:
+        """Yield the job's events from the start, live, until it ends (or ``timeout`` seconds pass).
+
+        With ``heartbeat``, a ``{"type": "heartbeat"}`` event comes whenever that many seconds pass
+        without one, so that a UI can refresh its clocks and decide to stop following.
+        """
         job = self.get_job(job_id)
         events = EventLog(RunFiles(Path(job["run_dir"])).events)
         offset, deadline, last_dispatch, position = 0, None, 0.0, None
+        last_yield = time.monotonic()
         if timeout is not None:
             deadline = time.monotonic() + timeout
         while True:
             batch, offset = events.read_from(offset)
             yield from batch
+            if batch:
+                last_yield = time.monotonic()
+            elif heartbeat is not None and time.monotonic() - last_yield >= heartbeat:
+                last_yield = time.monotonic()
+                yield {"time": time.time(), "type": "heartbeat"}
             job = self.db.get_job(job_id) or job
             if job["status"] in FINAL_JOB_STATES:
                 yield from self._drain_end(events, offset, seen_end=any(e["type"] == "end" for e in batch))

@@ -1,0 +1,6 @@
+"""The HTTP API (the seed's routers), served by the same server as the Gradio UI."""
+
+from .errors import EXCEPTION_HANDLERS
+from .routers import api_routes
+
+__all__ = ["EXCEPTION_HANDLERS", "api_routes"]

@@ -1,0 +1,53 @@
+"""``/api/finetune``: start, watch, stop and resume training jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends
+
+from modelforge_core.dependencies import get_model_catalog, get_training_service
+from modelforge_core.services.job_status import job_status
+from modelforge_core.services.model_catalog import ModelCatalog
+from modelforge_core.services.training_service import TrainingService
+
+router = APIRouter(prefix="/finetune", tags=["finetune"])
+
+
+@router.post("/start_training")
+def start_training(
+    config: dict[str, Any] = Body(..., description="A TrainingConfig, e.g. the seed's example JSON."),
+    training: TrainingService = Depends(get_training_service),
+    catalog: ModelCatalog = Depends(get_model_catalog),
+) -> dict:
+    """Validate and queue a training job; answers ``{"job_id": ...}`` at once."""
+    if isinstance(config.get("model_name"), str):
+        catalog.ensure_ready(config["model_name"])
+    job = training.submit(config)
+    return {"job_id": job["id"], "status": job["status"], "queue_position": job.get("queue_position")}
+
+
+@router.get("/status/{job_id}")
+def status(job_id: str, training: TrainingService = Depends(get_training_service)) -> dict:
+    return job_status(training.get_job(job_id))
+
+
+@router.get("/events/{job_id}")
+def events(job_id: str, training: TrainingService = Depends(get_training_service)) -> list[dict]:
+    """The job's full event history so far."""
+    return training.events(job_id)
+
+
+@router.post("/stop/{job_id}")
+def stop(job_id: str, training: TrainingService = Depends(get_training_service)) -> dict:
+    return job_status(training.stop(job_id))
+
+
+@router.post("/resume/{job_id}")
+def resume(job_id: str, training: TrainingService = Depends(get_training_service)) -> dict:
+    return job_status(training.resume(job_id))
+
+
+@router.get("/jobs")
+def jobs(training: TrainingService = Depends(get_training_service)) -> list[dict]:
+    return [job_status(job) for job in training.list_jobs()]

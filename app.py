@@ -1,0 +1,100 @@
+"""ModelForge: the Gradio studio and its HTTP API on one server. ``python app.py --help``.
+
+The composition root: builds the services once, the Gradio Blocks from ``ui/``, the ``/api``
+routes from ``api/``, and launches. Training runs in worker processes, never in this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+
+from modelforge_core.exceptions import ModelForgeException
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    on_space = bool(os.environ.get("SPACE_ID"))
+    parser = argparse.ArgumentParser(prog="python app.py", description="Start the ModelForge studio.")
+    parser.add_argument("--host", default="0.0.0.0" if on_space else "127.0.0.1",
+                        help="Address to bind (default 127.0.0.1; 0.0.0.0 on a Hugging Face Space).")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)), help="Port (default 7860).")
+    parser.add_argument("--share", action="store_true", help="Also open a public *.gradio.live link (needs internet).")
+    parser.add_argument("--auth", metavar="USER:PASSWORD", help="Require this login for the UI and the API.")
+    parser.add_argument("--data-dir", metavar="PATH", help="Data folder (MODELFORGE_HOME): database, runs, models.")
+    return parser.parse_args(argv)
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise SystemExit("--auth must look like user:password")
+    return user, password
+
+
+def build_context():
+    """Every service, built once."""
+    from modelforge_core.data.samples import sample_dataset_paths
+    from modelforge_core.dependencies import (
+        get_dataset_service,
+        get_hardware_service,
+        get_model_catalog,
+        get_model_service,
+        get_training_service,
+    )
+    from modelforge_core.services.info import system_info
+    from ui import UIContext
+
+    hardware = get_hardware_service()
+    return UIContext(
+        training=get_training_service(),
+        models=get_model_service(),
+        datasets=get_dataset_service(),
+        hardware=hardware,
+        catalog=get_model_catalog(),
+        info=system_info(),
+        machine=hardware.detect(),
+        samples=sample_dataset_paths(),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    auth = parse_auth(args.auth)
+    if args.data_dir:
+        os.environ["MODELFORGE_HOME"] = os.path.abspath(os.path.expanduser(args.data_dir))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    from api import EXCEPTION_HANDLERS, api_routes
+    from api.security import configure_auth
+    from modelforge_core.logging_config import setup_logging
+    from ui import CSS, build_ui
+
+    setup_logging()
+    try:
+        ctx = build_context()
+    except ModelForgeException as exc:
+        print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
+        return 2
+    ctx.training.start_background_dispatch()
+    threading.Thread(target=ctx.catalog.ensure_demo_models, name="demo-build", daemon=True).start()
+    configure_auth(auth)
+    blocks = build_ui(ctx)
+    blocks.queue(default_concurrency_limit=16)
+    blocks.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        auth=auth,
+        show_error=True,
+        css=CSS,
+        app_kwargs={"routes": api_routes(), "exception_handlers": EXCEPTION_HANDLERS},
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

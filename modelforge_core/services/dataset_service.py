@@ -1,0 +1,91 @@
+"""``DatasetService``: what the Finetune tab shows before anything starts.
+
+A preview (first rows, detected shape, validation result with row numbers) never raises for a bad
+dataset: the problem is part of the answer. Uploaded files are copied into ``uploads/`` so that a
+job can still read them after the browser's temporary file is gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..data.formats import SHAPES_FOR_TASK, apply_column_mapping, detect_shape
+from ..data.loading import SUPPORTED_EXTENSIONS, load_dataset_source
+from ..evaluation.dataset_validator import DatasetValidator
+from ..exceptions import DatasetValidationError, ModelForgeException
+from ..settings import Settings
+
+PREVIEW_ROWS = 5
+
+
+@dataclass
+class DatasetPreview:
+    """The preview of one dataset for one task; ``ok`` is False when training would refuse it."""
+
+    source: str
+    ok: bool
+    message: str
+    columns: list[str] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)
+    num_rows: int = 0
+    shape: str | None = None
+    issues: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DatasetService:
+    """Previews and stores datasets for the UI and the API."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def store_upload(self, temp_path: str | Path) -> str:
+        """Copy an uploaded file into ``uploads/`` (named by content hash); return the stored path."""
+        source = Path(temp_path)
+        if source.suffix.lower() not in SUPPORTED_EXTENSIONS:
+            raise DatasetValidationError(
+                f"{source.name}: unsupported file type '{source.suffix}'.",
+                f"Upload one of: {', '.join(SUPPORTED_EXTENSIONS)}.",
+            )
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+        target = self.settings.uploads_dir / f"{digest}-{source.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            shutil.copyfile(source, target)
+        return str(target)
+
+    def preview(self, source: str, task: str, column_mapping: dict | None = None) -> DatasetPreview:
+        """Load, map, detect and validate; every problem is reported, not raised."""
+        source = (source or "").strip()
+        if not source:
+            return DatasetPreview(source, False, "No dataset chosen yet.")
+        try:
+            dataset = apply_column_mapping(load_dataset_source(source), column_mapping)
+        except ModelForgeException as exc:
+            return DatasetPreview(source, False, f"{exc.message} {exc.hint}".strip())
+        columns = list(dataset.column_names)
+        rows = [dict(row) for row in dataset.select(range(min(PREVIEW_ROWS, len(dataset))))]
+        preview = DatasetPreview(source, False, "", columns, rows, len(dataset))
+        try:
+            shape = detect_shape(columns)
+        except DatasetValidationError as exc:
+            preview.message = f"{exc.message} {exc.hint}".strip()
+            return preview
+        preview.shape = shape.value
+        accepted = SHAPES_FOR_TASK.get(task, ())
+        if shape not in accepted:
+            preview.message = (
+                f"Records of shape '{shape.value}' cannot train the task '{task}'; "
+                f"it accepts: {', '.join(s.value for s in accepted)}."
+            )
+            return preview
+        report = DatasetValidator().validate(dataset, shape, source=source)
+        preview.issues = [asdict(issue) for issue in report.issues]
+        preview.ok = report.ok
+        preview.message = f"{len(dataset)} rows, shape '{shape.value}': ready." if report.ok else report.summary()
+        return preview

@@ -1,0 +1,48 @@
+"""``ModelCatalog``: the models the Finetune tab offers: demo models, recommended Hub models, local ones.
+
+Recommended Hub models are listed only when the Hub can be reached; offline, the demo model (built
+here, no download) comes first and is preselected.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ..demo import DEMO_VERSION, build_demo_models
+from ..settings import Settings, is_offline
+
+RECOMMENDED = {
+    "cpu": ["HuggingFaceTB/SmolLM2-135M-Instruct", "Qwen/Qwen2.5-0.5B-Instruct"],
+    "low_end": ["Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct", "meta-llama/Llama-3.2-1B-Instruct"],
+    "mid_range": ["Qwen/Qwen2.5-3B-Instruct", "meta-llama/Llama-3.2-3B-Instruct", "Qwen/Qwen2.5-1.5B-Instruct"],
+    "high_end": ["Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-8B-Instruct", "mistralai/Mistral-7B-Instruct-v0.3"],
+}
+
+
+class ModelCatalog:
+    """Model choices, and the demo models built once (in the background at app start)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._build_lock = threading.Lock()
+
+    def demo_model_path(self) -> str:
+        """Where the demo causal LM is (or will be) built; known before it exists."""
+        return str(self.settings.demo_dir / f"causal-lm-v{DEMO_VERSION}")
+
+    def ensure_demo_models(self) -> dict[str, str]:
+        """Build the demo models if needed (concurrent callers wait for the same build)."""
+        with self._build_lock:
+            return build_demo_models(self.settings)
+
+    def ensure_ready(self, model_name: str) -> None:
+        """Before training: if ``model_name`` is the demo model, make sure it has been built."""
+        if model_name.rstrip("/") == self.demo_model_path():
+            self.ensure_demo_models()
+
+    def choices(self, profile: str) -> list[tuple[str, str]]:
+        """(label, value) pairs: the demo model, then recommended Hub models when online."""
+        items = [("Demo model (tiny, offline, learns the demo task)", self.demo_model_path())]
+        if not is_offline():
+            items += [(f"{model_id} (recommended for {profile})", model_id) for model_id in RECOMMENDED.get(profile, [])]
+        return items

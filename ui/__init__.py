@@ -1,0 +1,32 @@
+"""The Gradio UI: one module per tab, binding only to modelforge_core's services."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .api_endpoints import register_api_endpoints
+from .context import UIContext
+from .finetune_tab import create_finetune_tab
+from .hardware_tab import create_hardware_tab
+
+CSS = """
+#mf-progress .mf-bar { height: 14px; background: var(--neutral-200); border-radius: 7px; overflow: hidden; }
+#mf-progress .mf-fill { height: 100%; background: var(--color-accent); transition: width .3s; }
+#mf-progress .mf-label { margin-top: 4px; font-size: 0.9em; }
+"""
+
+__all__ = ["UIContext", "build_ui", "CSS"]
+
+
+def build_ui(ctx: UIContext) -> gr.Blocks:
+    """The studio: Hardware and Finetune tabs (Playground and Models come when they work)."""
+    with gr.Blocks(title="ModelForge") as blocks:
+        gr.Markdown("# ModelForge\nFine-tune language models on this machine: pick a model and a dataset, train, watch it learn.")
+        with gr.Tabs(selected="finetune"):
+            with gr.Tab("Hardware", id="hardware", elem_id="mf-tab-hardware"):
+                create_hardware_tab(ctx)
+            with gr.Tab("Finetune", id="finetune", elem_id="mf-tab-finetune"):
+                finetune = create_finetune_tab(ctx)
+        finetune.on_load(blocks)
+        register_api_endpoints(ctx)
+    return blocks

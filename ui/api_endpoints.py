@@ -1,0 +1,67 @@
+"""Named Gradio API endpoints for scripts (``gradio_client``): train from a config, watch, stop, resume."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+from modelforge_core.exceptions import ModelForgeException
+from modelforge_core.services.job_status import job_status
+
+from .context import UIContext
+
+
+def _error(exc: ModelForgeException) -> gr.Error:
+    return gr.Error(f"{type(exc).__name__}: {exc.message} {exc.hint}".strip())
+
+
+def register_api_endpoints(ctx: UIContext) -> None:
+    """Call inside the Blocks context."""
+
+    def submit_config(config_json: str) -> dict:
+        """Queue a training job from a TrainingConfig JSON string; returns the job's status."""
+        try:
+            config = json.loads(config_json)
+            if isinstance(config, dict) and isinstance(config.get("model_name"), str):
+                ctx.catalog.ensure_ready(config["model_name"])
+            return job_status(ctx.training.submit(config))
+        except json.JSONDecodeError as exc:
+            raise gr.Error(f"The config is not valid JSON: {exc}") from exc
+        except ModelForgeException as exc:
+            raise _error(exc) from exc
+
+    def get_job_status(job_id: str) -> dict:
+        """The job's status: queued, running, stopping, completed, failed, stopped or interrupted."""
+        try:
+            return job_status(ctx.training.get_job(job_id))
+        except ModelForgeException as exc:
+            raise _error(exc) from exc
+
+    def stop_job(job_id: str) -> dict:
+        try:
+            return job_status(ctx.training.stop(job_id))
+        except ModelForgeException as exc:
+            raise _error(exc) from exc
+
+    def resume_job(job_id: str) -> dict:
+        try:
+            return job_status(ctx.training.resume(job_id))
+        except ModelForgeException as exc:
+            raise _error(exc) from exc
+
+    def list_jobs() -> list[dict]:
+        return [job_status(job) for job in ctx.training.list_jobs()]
+
+    def list_models() -> list[dict]:
+        return ctx.models.list_models()
+
+    for fn, name in (
+        (submit_config, "submit_config"),
+        (get_job_status, "job_status"),
+        (stop_job, "stop_job"),
+        (resume_job, "resume_job"),
+        (list_jobs, "list_jobs"),
+        (list_models, "list_models"),
+    ):
+        gr.api(fn, api_name=name)

@@ -1,0 +1,183 @@
+"""The Finetune tab: task, model, dataset (with preview and validation), settings, and the run panel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from modelforge_core.data.loading import SUPPORTED_EXTENSIONS
+from modelforge_core.demo import DEMO_TRAINING
+from modelforge_core.exceptions import ModelForgeException
+
+from .context import UIContext
+from .finetune_form import ADVANCED_FIELDS, BASIC_FIELDS, Field, build_config, default_value, help_text, render_config
+from .run_panel import RunPanel
+
+
+def _component(field: Field, value):
+    common = {"label": field.label, "info": help_text(field.name), "value": value, "elem_id": f"mf-{field.name}"}
+    if field.kind == "checkbox":
+        return gr.Checkbox(**common)
+    if field.kind == "dropdown":
+        return gr.Dropdown(list(field.choices), allow_custom_value=True, **common)
+    if field.kind == "slider":
+        return gr.Slider(field.minimum, field.maximum, step=field.step, **common)
+    if field.kind == "text":
+        return gr.Textbox(**common)
+    return gr.Number(minimum=field.minimum, maximum=field.maximum, precision=0 if field.kind == "int" else None, **common)
+
+
+def _sample_choices(samples: dict[str, str]) -> list[tuple[str, str]]:
+    return [(f"Sample: {key} ({Path(path).name})", path) for key, path in samples.items()]
+
+
+class FinetuneTab:
+    """Builds the form and the run panel, and wires their events."""
+
+    def __init__(self, ctx: UIContext):
+        self.ctx = ctx
+        self.form: dict[str, gr.components.Component] = {}
+        # The demo model is preselected: its settings make the first Start visibly learn.
+        defaults = {**ctx.machine["profile_defaults"], **DEMO_TRAINING}
+        with gr.Row():
+            with gr.Column(scale=3):
+                self._what_to_train()
+                self._dataset()
+                gr.Markdown("### Settings")
+                with gr.Row():
+                    for field in BASIC_FIELDS:
+                        self.form[field.name] = _component(field, default_value(field.name, defaults))
+                with gr.Accordion("Advanced settings", open=False):
+                    self.form["compute_specs"] = gr.Dropdown(
+                        ["cpu", "low_end", "mid_range", "high_end"], value=ctx.profile, label="Compute profile",
+                        info="Detected from this machine; its defaults fill the settings above.",
+                    )
+                    with gr.Row():
+                        for field in ADVANCED_FIELDS:
+                            self.form[field.name] = _component(field, default_value(field.name, defaults))
+                self.form_error = gr.Markdown(elem_id="mf-form-error")
+                with gr.Accordion("Config (JSON) and the CLI command that runs it", open=False):
+                    self.config_json = gr.Code(language="json", label="config.json", elem_id="mf-config-json")
+                    self.cli = gr.Code(language="shell", label="CLI", elem_id="mf-cli")
+            with gr.Column(scale=2):
+                self.run = RunPanel(ctx)
+        self._wire()
+
+    def _what_to_train(self) -> None:
+        info = self.ctx.info
+        gr.Markdown("### What to train")
+        with gr.Row():
+            self.form["task"] = gr.Dropdown(info["tasks"], value="text-generation", label="Task", info=help_text("task"))
+            self.form["model_name"] = gr.Dropdown(
+                self.ctx.catalog.choices(self.ctx.profile), value=self.ctx.catalog.demo_model_path(),
+                allow_custom_value=True, label="Model", elem_id="mf-model",
+                info="A recommended model, the demo model, a local folder or a Hub id (checked before training).",
+            )
+        with gr.Row():
+            self.form["provider"] = gr.Dropdown(info["providers"], value="huggingface", label="Provider", info=help_text("provider"))
+            self.form["strategy"] = gr.Dropdown(
+                info["strategies_by_task"].get("text-generation", []), value="sft", label="Strategy", info=help_text("strategy")
+            )
+
+    def _dataset(self) -> None:
+        gr.Markdown("### Dataset")
+        samples = self.ctx.samples
+        self.form["dataset"] = gr.Dropdown(
+            _sample_choices(samples), value=samples.get("sft"), allow_custom_value=True, label="Dataset", elem_id="mf-dataset",
+            info="A bundled sample, a file path (.jsonl .json .csv .parquet) or a Hub dataset id.",
+        )
+        self.upload = gr.File(label="...or upload a file", file_types=list(SUPPORTED_EXTENSIONS), type="filepath", height=130)
+        with gr.Accordion("Column mapping", open=False):
+            self.form["column_mapping"] = gr.Textbox(
+                label="Column mapping (JSON)", placeholder='{"question": "instruction", "reply": "output"}', info=help_text("column_mapping")
+            )
+        self.preview_status = gr.Markdown(elem_id="mf-dataset-status")
+        self.preview_rows = gr.Dataframe(label="First rows", interactive=False, wrap=True, max_height=240)
+
+    # -- handlers ---------------------------------------------------------------------------
+
+    def _values(self, data: dict) -> dict:
+        return {name: data[component] for name, component in self.form.items()}
+
+    def strategies_for_task(self, task: str):
+        strategies = self.ctx.info["strategies_by_task"].get(task, [])
+        return gr.update(choices=strategies, value=strategies[0] if strategies else None)
+
+    def store_upload(self, path: str | None):
+        if not path:
+            return gr.update()
+        try:
+            stored = self.ctx.datasets.store_upload(path)
+        except ModelForgeException as exc:
+            gr.Warning(exc.message)
+            return gr.update()
+        choices = _sample_choices(self.ctx.samples) + [(f"Upload: {Path(path).name}", stored)]
+        return gr.update(choices=choices, value=stored)
+
+    def preview(self, dataset: str, task: str, mapping_text: str):
+        from .finetune_form import _parse_mapping
+
+        try:
+            mapping = _parse_mapping(mapping_text) if mapping_text and mapping_text.strip() else None
+        except ModelForgeException as exc:
+            return f"⚠️ {exc.message}", pd.DataFrame()
+        result = self.ctx.datasets.preview(dataset, task, mapping)
+        text = ("**Ready.** " if result.ok else "**Cannot train on this yet.** ") + result.message
+        if result.shape:
+            text += f"\n\nDetected record shape: **{result.shape}** · {result.num_rows} rows · columns: {', '.join(result.columns)}"
+        rows = pd.DataFrame([{k: _cell(v) for k, v in row.items()} for row in result.rows])
+        return text, rows
+
+    def start(self, data: dict):
+        values = self._values(data)
+        try:
+            config = build_config(values)
+            self.ctx.catalog.ensure_ready(config.model_name)
+            job = self.ctx.training.submit(config)
+        except ModelForgeException as exc:
+            return gr.update(), f"⚠️ **{type(exc).__name__}**: {exc.message} {exc.hint}".strip()
+        if job["status"] == "queued":
+            gr.Info(f"Another job is running: this one is queued at position {job['queue_position']} and starts by itself.")
+        return gr.update(choices=self.run.job_choices(), value=job["id"]), ""
+
+    def _wire(self) -> None:
+        form_inputs = set(self.form.values())
+        self.form["task"].change(self.strategies_for_task, self.form["task"], self.form["strategy"], api_name="strategies_for_task")
+        self.upload.upload(self.store_upload, self.upload, self.form["dataset"], api_name="upload_dataset")
+        preview_inputs = [self.form["dataset"], self.form["task"], self.form["column_mapping"]]
+        gr.on(
+            [self.form["dataset"].change, self.form["task"].change, self.form["column_mapping"].blur],
+            self.preview, preview_inputs, [self.preview_status, self.preview_rows], api_name="preview_dataset",
+        )
+        gr.on(
+            [c.change for c in self.form.values()],
+            lambda data: render_config(self._values(data)), form_inputs, [self.config_json, self.cli, self.form_error],
+            api_name="render_config", show_progress="hidden",
+        )
+        run = self.run
+        run.start.click(self.start, form_inputs, [run.job, self.form_error], api_name="start").then(
+            run.follow, run.job, run.view_outputs, api_name="follow_job", show_progress="hidden"
+        )
+        run.job.input(run.follow, run.job, run.view_outputs, show_progress="hidden")
+        run.stop.click(run.stop_job, run.job, run.status, api_name="stop")
+        run.resume.click(run.resume_job, run.job, [run.job, run.status], api_name="resume").then(
+            run.follow, run.job, run.view_outputs, show_progress="hidden"
+        )
+
+    def on_load(self, blocks: gr.Blocks) -> None:
+        """A (re)loaded page re-attaches to the live job with its full history, and shows the first preview."""
+        run = self.run
+        blocks.load(run.attach, None, run.job).then(run.follow, run.job, run.view_outputs, show_progress="hidden")
+        blocks.load(self.preview, [self.form["dataset"], self.form["task"], self.form["column_mapping"]], [self.preview_status, self.preview_rows])
+        blocks.load(lambda data: render_config(self._values(data)), set(self.form.values()), [self.config_json, self.cli, self.form_error])
+
+
+def _cell(value) -> str:
+    text = str(value)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def create_finetune_tab(ctx: UIContext) -> FinetuneTab:
+    return FinetuneTab(ctx)

@@ -1,0 +1,139 @@
+"""What the Finetune tab shows of one job, built from its events: log, progress, plots, status."""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+MAX_LOG_LINES = 400
+FINAL = ("completed", "failed", "stopped", "interrupted")
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+@dataclass
+class JobView:
+    """Accumulates a job's events; ``render()`` gives the values of the tab's outputs."""
+
+    job_id: str
+    status: str = "queued"
+    step: int = 0
+    total: int = 0
+    elapsed: float | None = None
+    eta: float | None = None
+    tokens_per_s: float | None = None
+    queue_position: int | None = None
+    progress_time: float | None = None
+    log: list[str] = field(default_factory=list)
+    losses: list[dict] = field(default_factory=list)
+    metrics: list[dict] = field(default_factory=list)
+    result: str = ""
+
+    def add(self, event: dict) -> None:
+        kind = event.get("type")
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.get("time", time.time())))
+        if kind == "progress":
+            self.step, self.total = event.get("step", 0), event.get("total_steps") or self.total
+            self.elapsed, self.eta = event.get("elapsed_s"), event.get("eta_s")
+            self.tokens_per_s = event.get("tokens_per_s") or self.tokens_per_s
+            self.progress_time = event.get("time")
+            self.status = "running" if self.status in ("queued", "starting") else self.status
+        elif kind == "train" and event.get("loss") is not None:
+            self.losses.append({"step": event["step"], "value": event["loss"], "series": "train loss"})
+            self.log.append(f"{stamp} step {event['step']}: loss {event['loss']:.4f}, lr {event.get('learning_rate') or 0:.2e}")
+        elif kind == "eval":
+            self._add_eval(event, stamp)
+        elif kind == "queue":
+            self.queue_position = event.get("position")
+            self.log.append(f"{stamp} queued: position {self.queue_position}")
+        elif kind in ("status", "log"):
+            self.status = event.get("status", self.status) if kind == "status" else self.status
+            if event.get("message"):
+                self.log.append(f"{stamp} {event['message']}")
+        elif kind == "end":
+            self._end(event, stamp)
+        del self.log[:-MAX_LOG_LINES]
+
+    def _add_eval(self, event: dict, stamp: str) -> None:
+        step = event.get("step", 0)
+        if event.get("eval_loss") is not None:
+            self.losses.append({"step": step, "value": event["eval_loss"], "series": "eval loss"})
+        for key, value in event.items():
+            if key.startswith("eval_") and key not in ("eval_loss", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "eval_num_tokens") and isinstance(value, (int, float)):
+                self.metrics.append({"step": step, "value": value, "series": key.removeprefix("eval_")})
+        ppl = event.get("eval_perplexity")
+        self.log.append(f"{stamp} eval @ step {step}: loss {event.get('eval_loss', 0):.4f}" + (f", perplexity {ppl:.2f}" if ppl else ""))
+
+    def _end(self, event: dict, stamp: str) -> None:
+        self.status = event.get("status", self.status)
+        if self.status == "completed":
+            self.result = f"Completed: model **{event.get('model_name')}** (id `{event.get('model_id')}`)."
+            if self.total:
+                self.step = self.total
+        elif self.status == "failed":
+            error = event.get("error") or {}
+            self.result = f"Failed: {error.get('message', '')} {error.get('hint') or ''}".strip()
+        else:
+            self.result = f"{self.status.capitalize()}: {event.get('message', '')}"
+        self.log.append(f"{stamp} {self.result}")
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def live_elapsed(self) -> float | None:
+        """Elapsed time that keeps ticking between progress events while running."""
+        if self.elapsed is None or self.status not in ("running", "stopping") or self.progress_time is None:
+            return self.elapsed
+        return self.elapsed + (time.time() - self.progress_time)
+
+    def percent(self) -> int:
+        return int(100 * self.step / self.total) if self.total else 0
+
+    def status_markdown(self) -> str:
+        if self.status == "queued" and self.queue_position:
+            return f"**Job `{self.job_id}`: queued**, position {self.queue_position}; it starts by itself when the device is free."
+        text = f"**Job `{self.job_id}`: {self.status}**"
+        return f"{text}. {self.result}" if self.result else text
+
+    def progress_html(self) -> str:
+        pct = self.percent()
+        speed = f" · {self.tokens_per_s:,.0f} tokens/s" if self.tokens_per_s else ""
+        label = f"{self.step}/{self.total} steps ({pct}%) · elapsed {_clock(self.live_elapsed())} · left {_clock(self.eta if self.status == 'running' else 0 if self.status == 'completed' else None)}{speed}"
+        return (
+            f'<div id="mf-progress" data-job="{html.escape(self.job_id)}" data-percent="{pct}" data-status="{html.escape(self.status)}" '
+            f'data-step="{self.step}" data-total="{self.total}">'
+            f'<div class="mf-bar"><div class="mf-fill" style="width:{pct}%"></div></div>'
+            f'<div class="mf-label">{html.escape(label)}</div></div>'
+        )
+
+    def loss_frame(self) -> pd.DataFrame | None:
+        return _frame(self.losses)
+
+    def metrics_frame(self) -> pd.DataFrame | None:
+        return _frame(self.metrics)
+
+    def log_text(self) -> str:
+        return "\n".join(self.log)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINAL
+
+
+def _frame(points: list[dict]) -> pd.DataFrame | None:
+    """Points as a frame with fixed dtypes (the plot reads the axis types from them); None clears the plot.
+
+    An empty frame is never sent: Gradio's plot then keeps an empty colour legend and draws later
+    lines invisibly.
+    """
+    if not points:
+        return None
+    frame = pd.DataFrame(points, columns=["step", "value", "series"])
+    return frame.astype({"step": "int64", "value": "float64", "series": "object"})
