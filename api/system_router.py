@@ -9,6 +9,7 @@ from modelforge_core.dependencies import get_hardware_service
 from modelforge_core.services.hardware_service import HardwareService
 from modelforge_core.services.info import system_info
 
+
 def health() -> dict:
     return {"status": "ok", "version": __version__}
 
