@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from jobs_helpers import run_to_end
 
 from modelforge_core.data.demo_task import make_demo_task_rows
 from modelforge_core.data.formatting import build_prompt
+
+from jobs_helpers import run_to_end
 
 HELD_OUT = 60
 

@@ -54,7 +54,8 @@ def register_api_endpoints(ctx: UIContext) -> None:
         return [job_status(job) for job in ctx.training.list_jobs()]
 
     def list_models() -> list[dict]:
-        return ctx.models.list_models()
+        """Registered models; ``folder`` is where each is saved (a ``path`` key would read as a file to gradio_client)."""
+        return [{("folder" if k == "path" else k): v for k, v in model.items()} for model in ctx.models.list_models()]
 
     for fn, name in (
         (submit_config, "submit_config"),

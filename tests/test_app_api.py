@@ -1,0 +1,91 @@
+"""The app's HTTP API and its named Gradio endpoints train the demo model without a browser."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from app_server import AppServer, wait_status
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    server = AppServer(tmp_path_factory.mktemp("app") / "home")
+    yield server
+    server.stop()
+
+
+def _config(app: AppServer, samples: dict, **overrides) -> dict:
+    return {
+        "task": "text-generation", "model_name": app.demo_model(), "provider": "huggingface", "strategy": "sft",
+        "dataset": samples["sft"], "eval_split": 0.2, "num_train_epochs": 1, "lora_r": 8, "lora_alpha": 16,
+        "max_steps": 20, "logging_steps": 5, **overrides,
+    }
+
+
+def test_health_and_info(app):
+    assert httpx.get(app.url + "/api/health").json()["status"] == "ok"
+    info = httpx.get(app.url + "/api/info").json()
+    assert "sft" in info["strategies"] and "huggingface" in info["providers"] and "text-generation" in info["tasks"]
+
+
+def test_http_start_training_then_status_until_completed(app, samples):
+    response = httpx.post(app.url + "/api/finetune/start_training", json=_config(app, samples), timeout=60)
+    assert response.status_code == 200, response.text
+    job_id = response.json()["job_id"]
+    status = wait_status(app.url, job_id, ("completed", "failed", "stopped", "interrupted"))
+    assert status["status"] == "completed", status
+    assert status["current_step"] == status["total_steps"] == 20
+    models = httpx.get(app.url + "/api/models").json()
+    model = next(m for m in models if m["id"] == status["model_id"])
+    assert model["metrics"]["eval_loss"] < model["metrics"]["initial_eval_loss"]
+    events = httpx.get(f"{app.url}/api/finetune/events/{job_id}").json()
+    assert any(e["type"] == "end" and e["status"] == "completed" for e in events)
+
+
+def test_http_errors_are_json_with_status_codes(app, samples):
+    bad = httpx.post(app.url + "/api/finetune/start_training", json=_config(app, samples, learning_rate=-1), timeout=30)
+    assert bad.status_code == 422
+    assert bad.json()["error"] == "ConfigurationError" and "learning_rate" in bad.json()["message"]
+    missing = httpx.post(app.url + "/api/finetune/start_training", json=_config(app, samples, dataset="/nope.jsonl"), timeout=30)
+    assert missing.status_code == 422 and missing.json()["error"] == "DatasetValidationError"
+    unknown = httpx.get(app.url + "/api/finetune/status/nosuchjob")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "NotFoundError"
+    stop_unknown = httpx.post(app.url + "/api/finetune/stop/nosuchjob")
+    assert stop_unknown.status_code == 404
+
+
+def test_http_stop_a_running_job(app, samples):
+    config = _config(app, samples, max_steps=5000, save_steps=1000, eval_split=0)
+    job_id = httpx.post(app.url + "/api/finetune/start_training", json=config, timeout=60).json()["job_id"]
+    wait_status(app.url, job_id, ("running",))
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{app.url}/api/finetune/status/{job_id}").json()["current_step"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert httpx.post(f"{app.url}/api/finetune/stop/{job_id}").json()["status"] in ("stopping", "stopped")
+    assert wait_status(app.url, job_id, ("stopped", "completed", "failed", "interrupted"), timeout=60)["status"] == "stopped"
+
+
+def test_gradio_client_trains_the_demo_model(app, samples):
+    from gradio_client import Client
+
+    client = Client(app.url, verbose=False)
+    status = client.predict(json.dumps(_config(app, samples)), api_name="/submit_config")
+    job_id = status["job_id"]
+    deadline = time.monotonic() + 180
+    while status["status"] not in ("completed", "failed", "stopped", "interrupted") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = client.predict(job_id, api_name="/job_status")
+    assert status["status"] == "completed", status
+    assert any(m["id"] == status["model_id"] for m in client.predict(api_name="/list_models"))
+
+
+def test_gradio_client_gets_the_error_in_words(app, samples):
+    from gradio_client import Client
+
+    client = Client(app.url, verbose=False)
+    with pytest.raises(Exception, match="DatasetValidationError"):
+        client.predict(json.dumps(_config(app, samples, dataset="/nope.jsonl")), api_name="/submit_config")

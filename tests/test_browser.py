@@ -1,0 +1,119 @@
+"""The studio in a real Chromium (Debian's), driven by Playwright against ``python app.py``."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import httpx
+import pytest
+
+from app_server import AppServer, wait_status
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"),
+]
+
+
+@pytest.fixture
+def app(tmp_path):
+    server = AppServer(tmp_path / "home")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def _progress(page) -> dict:
+    return page.eval_on_selector(
+        "#mf-progress", "e => ({job: e.dataset.job, status: e.dataset.status, step: +e.dataset.step, percent: +e.dataset.percent})"
+    )
+
+
+def _wait_progress(page, predicate, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if page.locator("#mf-progress").count():
+            last = _progress(page)
+            if predicate(last):
+                return last
+        page.wait_for_timeout(250)
+    raise AssertionError(f"progress never matched; last: {last}")
+
+
+def _set_number(page, elem_id: str, value: str) -> None:
+    field = page.locator(f"#{elem_id} input").first
+    field.fill(value)
+    field.press("Tab")
+
+
+def test_train_in_the_browser_then_stop_a_second_run(app, page, tmp_path):
+    page.goto(app.url)
+    page.wait_for_selector("#mf-start")
+    page.wait_for_selector("text=Ready.")  # the preselected demo sample was previewed and validated
+    page.screenshot(path=str(tmp_path / "finetune-tab.png"), full_page=True)
+
+    _set_number(page, "mf-max_steps", "60")
+    page.click("#mf-start")
+    done = _wait_progress(page, lambda p: p["status"] == "completed")
+    assert done["percent"] == 100 and done["step"] == 60
+    page.wait_for_timeout(1000)
+    lines = page.locator("#mf-loss-plot .mark-line path")
+    assert lines.count() >= 1, "the loss plot draws lines"
+    assert all(len(lines.nth(i).get_attribute("d") or "") > 10 for i in range(lines.count())), "lines have points"
+    assert "Training started" in page.locator("#mf-log textarea").input_value()
+    page.screenshot(path=str(tmp_path / "finetune-trained.png"), full_page=True)
+    first_job = done["job"]
+
+    _set_number(page, "mf-max_steps", "5000")
+    page.click("#mf-start")
+    running = _wait_progress(page, lambda p: p["job"] != first_job and p["status"] == "running" and p["step"] >= 1)
+    page.click("#mf-stop")
+    stopped = _wait_progress(page, lambda p: p["job"] == running["job"] and p["status"] == "stopped", timeout=60)
+    assert 0 < stopped["step"] < 5000
+    assert httpx.get(f"{app.url}/api/finetune/status/{running['job']}").json()["status"] == "stopped"
+    page.screenshot(path=str(tmp_path / "finetune-stopped.png"), full_page=True)
+
+    page.click("#mf-tab-hardware-button") if page.locator("#mf-tab-hardware-button").count() else page.get_by_role("tab", name="Hardware").click()
+    page.wait_for_selector("text=Compute profile")
+    page.screenshot(path=str(tmp_path / "hardware-tab.png"), full_page=True)
+    for name in ("finetune-tab", "finetune-trained", "finetune-stopped", "hardware-tab"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+def test_a_reloaded_page_reattaches_to_the_running_job(app, page, samples):
+    config = {"model_name": app.demo_model(), "dataset": samples["sft"], "max_steps": 5000, "save_steps": 1000, "eval_split": 0}
+    job_id = httpx.post(app.url + "/api/finetune/start_training", json=config, timeout=60).json()["job_id"]
+    wait_status(app.url, job_id, ("running",))
+
+    page.goto(app.url)
+    seen = _wait_progress(page, lambda p: p["job"] == job_id and p["status"] == "running" and p["step"] >= 1)
+    page.reload()
+    again = _wait_progress(page, lambda p: p["job"] == job_id and p["status"] == "running" and p["step"] > seen["step"])
+    log = page.locator("#mf-log textarea").input_value()
+    assert "Job queued" in log and "Training started" in log, "the full history comes back after a reload"
+    assert again["step"] > seen["step"]
+
+    second = page.context.browser.new_page()  # a second browser session
+    second.goto(app.url)
+    _wait_progress(second, lambda p: p["job"] == job_id and p["status"] == "running")
+    httpx.post(f"{app.url}/api/finetune/stop/{job_id}")
+    _wait_progress(page, lambda p: p["job"] == job_id and p["status"] == "stopped", timeout=60)
