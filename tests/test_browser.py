@@ -71,6 +71,14 @@ def test_train_in_the_browser_then_stop_a_second_run(app, page, tmp_path):
     page.wait_for_selector("text=Ready.")  # the preselected demo sample was previewed and validated
     page.screenshot(path=str(tmp_path / "finetune-tab.png"), full_page=True)
 
+    _set_number(page, "mf-learning_rate", "0")
+    page.wait_for_selector("#mf-form-error >> text=learning_rate must be positive")
+    page.click("#mf-start")
+    page.wait_for_timeout(1500)
+    assert httpx.get(app.url + "/api/finetune/jobs").json() == [], "a bad form value starts nothing"
+    _set_number(page, "mf-learning_rate", "0.003")
+    page.wait_for_function("() => !document.querySelector('#mf-form-error').innerText.includes('learning_rate')")
+
     _set_number(page, "mf-max_steps", "60")
     page.click("#mf-start")
     done = _wait_progress(page, lambda p: p["status"] == "completed")

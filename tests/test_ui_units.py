@@ -45,11 +45,11 @@ def test_job_view_follows_events_to_a_completed_job():
     view.add({"type": "status", "status": "running", "message": "Training started", "time": 3})
     view.add({"type": "progress", "step": 5, "total_steps": 10, "elapsed_s": 2.0, "eta_s": 2.0, "time": 4})
     view.add({"type": "train", "step": 5, "loss": 2.5, "learning_rate": 1e-3, "time": 4})
-    view.add({"type": "eval", "step": 5, "eval_loss": 2.0, "eval_perplexity": 7.39, "time": 5})
+    view.add({"type": "eval", "step": 5, "eval_loss": 2.0, "eval_perplexity": 7.39, "eval_mean_token_accuracy": 0.5, "time": 5})
     assert 'data-percent="50"' in view.progress_html() and "5/10 steps" in view.progress_html()
     assert set(view.loss_frame()["series"]) == {"train loss", "eval loss"}
     assert view.loss_frame()["step"].dtype == "int64"
-    assert list(view.metrics_frame()["series"]) == ["perplexity"]
+    assert list(view.metrics_frame()["series"]) == ["mean_token_accuracy"], "metrics on a 0-1 scale only"
     view.add({"type": "end", "status": "completed", "model_id": "m1", "model_name": "demo-sft", "time": 6})
     assert view.finished and view.percent() == 100 and "demo-sft" in view.status_markdown()
     assert "Training started" in view.log_text()

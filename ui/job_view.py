@@ -10,6 +10,9 @@ import pandas as pd
 
 MAX_LOG_LINES = 400
 FINAL = ("completed", "failed", "stopped", "interrupted")
+# Shown elsewhere (loss, perplexity in the log) or not a quality measure; what is left (token
+# accuracy, ROUGE, exact match, F1, reward accuracy) shares a 0-1 scale.
+NOT_PLOTTED = {"loss", "perplexity", "entropy", "runtime", "samples_per_second", "steps_per_second", "num_tokens", "model_preparation_time"}
 
 
 def _clock(seconds: float | None) -> str:
@@ -67,8 +70,9 @@ class JobView:
         if event.get("eval_loss") is not None:
             self.losses.append({"step": step, "value": event["eval_loss"], "series": "eval loss"})
         for key, value in event.items():
-            if key.startswith("eval_") and key not in ("eval_loss", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "eval_num_tokens") and isinstance(value, (int, float)):
-                self.metrics.append({"step": step, "value": value, "series": key.removeprefix("eval_")})
+            name = key.removeprefix("eval_")
+            if key.startswith("eval_") and name not in NOT_PLOTTED and isinstance(value, (int, float)):
+                self.metrics.append({"step": step, "value": value, "series": name})
         ppl = event.get("eval_perplexity")
         self.log.append(f"{stamp} eval @ step {step}: loss {event.get('eval_loss', 0):.4f}" + (f", perplexity {ppl:.2f}" if ppl else ""))
 
