@@ -6,7 +6,6 @@ step end, so the trainer writes a checkpoint and leaves its loop: what it learne
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,16 +13,10 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from ..evaluation.metrics import perplexity
 from .events import EventLog
 
 PROGRESS_INTERVAL_S = 0.25
-
-
-def perplexity(loss: float | None) -> float | None:
-    """exp(loss), capped to stay finite in JSON."""
-    if loss is None or not math.isfinite(loss):
-        return None
-    return math.exp(min(loss, 50.0))
 
 
 class EventCallback(TrainerCallback):

@@ -25,7 +25,8 @@ from ..schemas import TrainingConfig
 from ..strategies.lora import count_parameters
 from ..strategies.strategy_factory import StrategyFactory
 from ..strategies.training_args import resolve_precision
-from .callbacks import EventCallback, perplexity
+from ..evaluation.metrics import perplexity
+from .callbacks import EventCallback
 from .events import EventLog
 from .run_files import RunFiles
 
