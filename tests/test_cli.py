@@ -64,8 +64,10 @@ def test_info_lists_what_works(settings):
     result = _cli("info", "--json", env=_env(settings))
     info = json.loads(result.stdout)
     assert info["providers"] == ["huggingface"] or "huggingface" in info["providers"]
-    assert info["strategies"] == ["sft", "qlora"]
+    assert info["strategies"][:3] == ["sft", "qlora", "dpo"]
     assert "text-generation" in info["tasks"]
+    assert "dpo" in info["strategies_by_task"]["text-generation"]
+    assert "dpo" not in info["strategies_by_task"]["summarization"], "DPO trains text generation only"
 
 
 def test_user_error_prints_message_and_hint_and_exits_2(settings, tmp_path):

@@ -12,7 +12,11 @@ MAX_LOG_LINES = 400
 FINAL = ("completed", "failed", "stopped", "interrupted")
 # Shown elsewhere (loss, perplexity in the log) or not a quality measure; what is left (token
 # accuracy, ROUGE, exact match, F1, reward accuracy) shares a 0-1 scale.
-NOT_PLOTTED = {"loss", "perplexity", "entropy", "runtime", "samples_per_second", "steps_per_second", "num_tokens", "model_preparation_time"}
+NOT_PLOTTED = {
+    "loss", "perplexity", "entropy", "runtime", "samples_per_second", "steps_per_second", "num_tokens",
+    "model_preparation_time", "logits/chosen", "logits/rejected", "logps/chosen", "logps/rejected",
+    "rewards/chosen", "rewards/rejected",
+}
 
 
 def _clock(seconds: float | None) -> str:

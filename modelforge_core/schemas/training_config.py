@@ -67,6 +67,8 @@ class TrainingConfig(BaseModel):
     packing: bool = Field(False, description="Pack short rows into full-length sequences.")
     gradient_checkpointing: bool = Field(False, description="Recompute activations: less memory, slower.")
     fp16: bool = Field(False, description="Train in float16 (older GPUs).")
+    dpo_beta: float = Field(0.1, description="DPO/RLHF: strength of the pull towards the base model (KL weight).")
+    dpo_loss_type: str = Field("sigmoid", description="DPO loss: sigmoid (the paper's), ipo, hinge, robust, ...")
     dataset_split: str = Field("train", description="Split to read from a Hub dataset.")
     column_mapping: dict[str, str] | None = Field(
         None, description="Rename dataset columns to the expected fields, e.g. {'question': 'instruction'}."
@@ -109,6 +111,7 @@ class TrainingConfig(BaseModel):
             "lora_alpha": self.lora_alpha,
             "logging_steps": self.logging_steps,
             "save_steps": self.save_steps,
+            "dpo_beta": self.dpo_beta,
         }
         for name, value in positive.items():
             if value <= 0:

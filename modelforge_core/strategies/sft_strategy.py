@@ -30,6 +30,8 @@ class SFTStrategy:
     supported_tasks = ("text-generation", "summarization")
     accepted_shapes = SFT_SHAPES
     requires_4bit = False
+    reports_perplexity = True
+    final_metric_keys = {"eval_loss": "eval_loss", "eval_perplexity": "perplexity", "eval_mean_token_accuracy": "token_accuracy"}
 
     def __init__(self, provider: Any = None, output_dir: str | Path | None = None):
         self.provider = provider

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..exceptions import ConfigurationError
+from .dpo_strategy import DPOStrategy
 from .qlora_strategy import QLoRAStrategy
 from .sft_strategy import SFTStrategy
 
@@ -18,6 +19,7 @@ class StrategyFactory:
     _strategies = {
         "sft": SFTStrategy,
         "qlora": QLoRAStrategy,
+        "dpo": DPOStrategy,
     }
 
     @classmethod

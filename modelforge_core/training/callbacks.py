@@ -17,13 +17,24 @@ from ..evaluation.metrics import perplexity
 from .events import EventLog
 
 PROGRESS_INTERVAL_S = 0.25
+SUMMARY_KEYS = {"epoch", "step", "total_flos", "train_runtime", "train_samples_per_second", "train_steps_per_second"}
 
 
 class EventCallback(TrainerCallback):
-    """Writes progress/train/eval events; ``on_progress(step, total)`` lets the worker update the job row."""
+    """Writes progress/train/eval events; ``on_progress(step, total)`` lets the worker update the job row.
 
-    def __init__(self, events: EventLog, stop_file: Path, on_progress: Callable[[int, int], None] | None = None):
+    ``perplexity`` adds exp(eval loss) to eval events, for strategies whose loss is a language-model loss.
+    """
+
+    def __init__(
+        self,
+        events: EventLog,
+        stop_file: Path,
+        on_progress: Callable[[int, int], None] | None = None,
+        perplexity: bool = True,
+    ):
         self.events = events
+        self.perplexity = perplexity
         self.stop_file = Path(stop_file)
         self.on_progress = on_progress
         self.stop_requested = False
@@ -50,20 +61,16 @@ class EventCallback(TrainerCallback):
         logs = dict(logs or {})
         if any(key.startswith("eval_") for key in logs):
             metrics = {k.removeprefix("eval_"): v for k, v in logs.items() if k.startswith("eval_")}
-            metrics["perplexity"] = perplexity(metrics.get("loss"))
+            if self.perplexity:  # a language-model loss; DPO's or a reward model's loss is not one
+                metrics["perplexity"] = perplexity(metrics.get("loss"))
             event = {"step": state.global_step, "epoch": state.epoch, **{f"eval_{k}": v for k, v in metrics.items()}}
             self.first_eval = self.first_eval or event
             self.last_eval = event
             self.events.write("eval", **event)
         elif "loss" in logs:
-            self.events.write(
-                "train",
-                step=state.global_step,
-                epoch=state.epoch,
-                loss=logs.get("loss"),
-                learning_rate=logs.get("learning_rate"),
-                grad_norm=logs.get("grad_norm"),
-            )
+            # loss, learning_rate, grad_norm, and what each trainer adds (DPO's rewards/*, GRPO's reward, kl, ...)
+            numbers = {k: v for k, v in logs.items() if isinstance(v, (int, float)) and k not in SUMMARY_KEYS}
+            self.events.write("train", step=state.global_step, epoch=state.epoch, **numbers)
 
     def _check_stop(self, state: Any, control: Any) -> None:
         if not self.stop_requested and self.stop_file.exists():

@@ -25,7 +25,6 @@ from ..schemas import TrainingConfig
 from ..strategies.lora import count_parameters
 from ..strategies.strategy_factory import StrategyFactory
 from ..strategies.training_args import resolve_precision
-from ..evaluation.metrics import perplexity
 from .callbacks import EventCallback
 from .events import EventLog
 from .run_files import RunFiles
@@ -82,7 +81,7 @@ def run_training(
     train_data = strategy.prepare_dataset(train_rows, tokenizer, config)
     eval_data = strategy.prepare_dataset(eval_rows, tokenizer, config) if eval_rows is not None else None
 
-    callback = EventCallback(events, run.stop_request, on_progress)
+    callback = EventCallback(events, run.stop_request, on_progress, perplexity=strategy.reports_perplexity)
     trainer = strategy.create_trainer(model, train_data, eval_data, tokenizer, config, [callback])
     if checkpoint:
         events.log(f"Resuming from {checkpoint.name}")
@@ -90,7 +89,7 @@ def run_training(
     if callback.stop_requested:
         return RunResult("stopped", {"steps": trainer.state.global_step})
 
-    metrics = _final_metrics(trainer, train_output, callback, eval_data is not None)
+    metrics = _final_metrics(trainer, train_output, callback, eval_data is not None, strategy)
     metrics.update(trainable_params=trainable, total_params=total, runtime_s=round(time.monotonic() - started, 1))
     _save_model(trainer, tokenizer, config, output_dir, metrics, trainable_only=config.finetuning_type == "lora")
     return RunResult("completed", metrics, output_dir)
@@ -106,22 +105,22 @@ def _checkpoint_to_resume(run: RunFiles) -> Path:
     return checkpoint
 
 
-def _final_metrics(trainer: Any, train_output: Any, callback: EventCallback, has_eval: bool) -> dict:
+def _final_metrics(trainer: Any, train_output: Any, callback: EventCallback, has_eval: bool, strategy: Any) -> dict:
+    """Train loss and steps; with an eval split, the strategy's final metrics and their values at step 0."""
     metrics: dict[str, Any] = {
         "train_loss": round(train_output.training_loss, 4),
         "steps": trainer.state.global_step,
         "epochs": round(trainer.state.epoch or 0, 3),
     }
-    if has_eval:
-        last = callback.last_eval
-        if last and last.get("step") == trainer.state.global_step:
-            loss = last.get("eval_loss")
-        else:
-            loss = trainer.evaluate().get("eval_loss")
-        metrics.update(eval_loss=loss, perplexity=perplexity(loss))
-        if callback.first_eval and callback.first_eval.get("step") == 0:
-            metrics["initial_eval_loss"] = callback.first_eval.get("eval_loss")
-            metrics["initial_perplexity"] = callback.first_eval.get("eval_perplexity")
+    if not has_eval:
+        return metrics
+    if not callback.last_eval or callback.last_eval.get("step") != trainer.state.global_step:
+        trainer.evaluate()  # the callback records it
+    last, first = callback.last_eval or {}, callback.first_eval or {}
+    for key, name in strategy.final_metric_keys.items():
+        metrics[name] = last.get(key)
+        if first.get("step") == 0 and first.get(key) is not None:
+            metrics[f"initial_{name}"] = first.get(key)
     return metrics
 
 
