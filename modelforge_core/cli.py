@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("model")
     delete.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
 
+    evaluate = sub.add_parser("evaluate", help="Evaluate a registered model and its base on a dataset.")
+    evaluate.add_argument("model", help="Model id or name (see `models list`).")
+    evaluate.add_argument("--dataset", required=True, help="A dataset file or Hub id in a shape the model's task accepts.")
+    evaluate.add_argument("--samples", type=int, default=64, help="Rows to evaluate (generation is slow on a CPU).")
+    evaluate.add_argument("--json", action="store_true")
+
     info = sub.add_parser("info", help="Providers, strategies and tasks that work here.")
     info.add_argument("--json", action="store_true")
     return parser
@@ -158,6 +164,28 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from datasets.utils.logging import disable_progress_bar as quiet_datasets
+    from transformers.utils.logging import disable_progress_bar as quiet_transformers
+
+    from .dependencies import get_model_service
+    from .services.evaluation_service import EvaluationService
+
+    quiet_datasets(), quiet_transformers()
+    result = EvaluationService(get_model_service()).evaluate(args.model, args.dataset, samples=args.samples)
+    if args.json:
+        print_json(result)
+        return EXIT_OK
+    print(f"{result['name']} ({result['task']}) on {result['rows']} rows:")
+    rows = [{"metric": k, "fine-tuned": _fmt(v), "base": _fmt(result["base"].get(k))} for k, v in result["model"].items()]
+    print_table(rows, ["metric", "fine-tuned", "base"])
+    return EXIT_OK
+
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .services.info import system_info
 
@@ -170,7 +198,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"demo": cmd_demo, "train": cmd_train, "jobs": cmd_jobs, "models": cmd_models, "info": cmd_info}
+COMMANDS = {
+    "demo": cmd_demo, "train": cmd_train, "jobs": cmd_jobs, "models": cmd_models, "evaluate": cmd_evaluate, "info": cmd_info,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

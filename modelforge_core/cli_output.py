@@ -6,6 +6,10 @@ import json
 import sys
 from typing import Any, TextIO
 
+SHOWN_EVAL_METRICS = (
+    "loss", "perplexity", "rouge1", "rouge2", "rougeL", "exact_match", "f1", "rewards/accuracies", "rewards/margins", "accuracy",
+)
+
 
 def _duration(seconds: float | None) -> str:
     if seconds is None:
@@ -44,8 +48,8 @@ class EventPrinter:
             if not self.tty:
                 self._line(f"step {event.get('step')}: loss {event.get('loss'):.4f}")
         elif kind == "eval":
-            ppl = event.get("eval_perplexity")
-            self._line(f"eval @ step {event.get('step')}: loss {event.get('eval_loss'):.4f}" + (f", perplexity {ppl:.2f}" if ppl else ""))
+            shown = {k.removeprefix("eval_"): v for k, v in event.items() if k.startswith("eval_") and k.removeprefix("eval_") in SHOWN_EVAL_METRICS}
+            self._line(f"eval @ step {event.get('step')}: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items() if isinstance(v, (int, float))))
         elif kind == "queue":
             self._line(f"queued: position {event.get('position')} in the queue")
         elif kind in ("status", "log"):

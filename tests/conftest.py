@@ -41,11 +41,17 @@ def demo_home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_model(demo_home) -> str:
-    """Path of the demo causal LM."""
+def demo_models(demo_home) -> dict[str, str]:
+    """Paths of the demo models: causal-lm, seq2seq, qa-encoder."""
     from modelforge_core.demo import build_demo_models
 
-    return build_demo_models(Settings(home=demo_home))["causal-lm"]
+    return build_demo_models(Settings(home=demo_home))
+
+
+@pytest.fixture(scope="session")
+def demo_model(demo_models) -> str:
+    """Path of the demo causal LM."""
+    return demo_models["causal-lm"]
 
 
 @pytest.fixture

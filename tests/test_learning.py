@@ -43,7 +43,7 @@ def _accuracy(model_path: str, rows: list[dict]) -> float:
 
 
 @pytest.mark.slow
-def test_finetuned_demo_model_answers_held_out_questions_better_than_its_base(services, make_config, samples, demo_model):
+def test_finetuned_demo_model_answers_held_out_questions_better_than_its_base(services, make_config, samples, demo_model, tmp_path):
     training, models, _ = services
     from modelforge_core.demo import DEMO_TRAINING
 
@@ -62,3 +62,14 @@ def test_finetuned_demo_model_answers_held_out_questions_better_than_its_base(se
     print(f"held-out accuracy: base {base_accuracy:.2f}, fine-tuned {tuned_accuracy:.2f}; metrics {metrics}")
     assert tuned_accuracy >= 0.8, tuned_accuracy
     assert tuned_accuracy >= base_accuracy + 0.5, (base_accuracy, tuned_accuracy)
+
+    # the product's own evaluation (the `evaluate` command) sees the same: base = adapter disabled
+    from modelforge_core.services.evaluation_service import EvaluationService
+
+    held_out_file = tmp_path / "held_out.jsonl"
+    held_out_file.write_text("".join(json.dumps(r) + "\n" for r in held_out), encoding="utf-8")
+    result = EvaluationService(models).evaluate(job["model_id"], str(held_out_file), samples=HELD_OUT)
+    assert result["rows"] == HELD_OUT
+    assert result["model"]["exact_match"] == pytest.approx(tuned_accuracy)
+    assert result["base"]["exact_match"] == pytest.approx(base_accuracy)
+    assert result["model"]["loss"] < result["base"]["loss"]

@@ -105,6 +105,16 @@ class FinetuneTab:
         strategies = self.ctx.info["strategies_by_task"].get(task, [])
         return gr.update(choices=strategies, value=strategies[0] if strategies else None)
 
+    def follow_task_and_strategy(self, task: str, strategy: str, model: str, dataset: str):
+        """Keep demo choices consistent: a demo model and a bundled sample follow the task and strategy."""
+        samples = self.ctx.samples
+        demo_models = {self.ctx.catalog.demo_model_path(kind) for kind in ("causal-lm", "seq2seq", "qa-encoder")}
+        new_model = self.ctx.catalog.demo_model_for_task(task) if model in demo_models else model
+        key = strategy if strategy in ("dpo", "rlhf") else task
+        wanted = samples.get("dpo" if key == "rlhf" else ("sft" if key == "text-generation" else key))
+        new_dataset = wanted if dataset in samples.values() and wanted else dataset
+        return gr.update(value=new_model), gr.update(value=new_dataset)
+
     def store_upload(self, path: str | None):
         if not path:
             return gr.update()
@@ -145,6 +155,12 @@ class FinetuneTab:
     def _wire(self) -> None:
         form_inputs = set(self.form.values())
         self.form["task"].change(self.strategies_for_task, self.form["task"], self.form["strategy"], api_name="strategies_for_task")
+        gr.on(
+            [self.form["task"].input, self.form["strategy"].input],
+            self.follow_task_and_strategy,
+            [self.form["task"], self.form["strategy"], self.form["model_name"], self.form["dataset"]],
+            [self.form["model_name"], self.form["dataset"]],
+        )
         self.upload.upload(self.store_upload, self.upload, self.form["dataset"], api_name="upload_dataset")
         preview_inputs = [self.form["dataset"], self.form["task"], self.form["column_mapping"]]
         gr.on(

@@ -54,7 +54,11 @@ class JobView:
             self.progress_time = event.get("time")
             self.status = "running" if self.status in ("queued", "starting") else self.status
         elif kind == "train" and event.get("loss") is not None:
-            self.losses.append({"step": event["step"], "value": event["loss"], "series": "train loss"})
+            prefix = f"{event['stage']}: " if event.get("stage") else ""
+            self.losses.append({"step": event["step"], "value": event["loss"], "series": f"{prefix}train loss"})
+            for key, name in (("reward", "mean reward"), ("kl", "kl")):
+                if isinstance(event.get(key), (int, float)):
+                    self.metrics.append({"step": event["step"], "value": event[key], "series": f"{prefix}{name}"})
             self.log.append(f"{stamp} step {event['step']}: loss {event['loss']:.4f}, lr {event.get('learning_rate') or 0:.2e}")
         elif kind == "eval":
             self._add_eval(event, stamp)
@@ -71,14 +75,18 @@ class JobView:
 
     def _add_eval(self, event: dict, stamp: str) -> None:
         step = event.get("step", 0)
+        prefix = f"{event['stage']}: " if event.get("stage") else ""
         if event.get("eval_loss") is not None:
-            self.losses.append({"step": step, "value": event["eval_loss"], "series": "eval loss"})
+            self.losses.append({"step": step, "value": event["eval_loss"], "series": f"{prefix}eval loss"})
         for key, value in event.items():
             name = key.removeprefix("eval_")
             if key.startswith("eval_") and name not in NOT_PLOTTED and isinstance(value, (int, float)):
-                self.metrics.append({"step": step, "value": value, "series": name})
-        ppl = event.get("eval_perplexity")
-        self.log.append(f"{stamp} eval @ step {step}: loss {event.get('eval_loss', 0):.4f}" + (f", perplexity {ppl:.2f}" if ppl else ""))
+                self.metrics.append({"step": step, "value": value, "series": f"{prefix}{name}"})
+        shown = ", ".join(
+            f"{k.removeprefix('eval_')} {v:.4f}" for k, v in event.items()
+            if k.startswith("eval_") and k.removeprefix("eval_") not in NOT_PLOTTED - {"loss", "perplexity"} and isinstance(v, (int, float))
+        )
+        self.log.append(f"{stamp} {prefix}eval @ step {step}: {shown}")
 
     def _end(self, event: dict, stamp: str) -> None:
         self.status = event.get("status", self.status)

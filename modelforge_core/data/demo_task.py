@@ -33,3 +33,29 @@ def make_demo_task_rows(count: int, seed: int, exclude: set[tuple[str, str]] | N
         digit = number[0] if which == "first" else number[-1]
         rows.append({"instruction": key[0], "input": number, "output": DIGIT_WORDS[int(digit)]})
     return rows
+
+
+QA_FACTS = {
+    "color": ("red", "green", "blue", "yellow", "purple", "orange", "black", "white", "silver", "brown"),
+    "city": ("Paris", "Berlin", "Madrid", "Rome", "Vienna", "Lisbon", "Dublin", "Oslo", "Prague", "Athens"),
+    "animal": ("tiger", "rabbit", "falcon", "dolphin", "horse", "otter", "eagle", "panda", "wolf", "camel"),
+    "code word": ("apple", "river", "stone", "cloud", "lemon", "garden", "rocket", "candle", "forest", "meadow"),
+}
+
+
+def make_qa_demo_rows(count: int, seed: int) -> list[dict]:
+    """SQuAD-style rows: a few facts ("The city is Rome."), a question about one; the answer is a span."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        attributes = rng.sample(list(QA_FACTS), rng.randint(2, 4))
+        values = {attr: rng.choice(QA_FACTS[attr]) for attr in attributes}
+        context = " ".join(f"The {attr} is {values[attr]}." for attr in attributes)
+        asked = rng.choice(attributes)
+        start = context.index(f"The {asked} is ") + len(f"The {asked} is ")
+        rows.append({
+            "context": context,
+            "question": f"What is the {asked}?",
+            "answers": {"text": [values[asked]], "answer_start": [start]},
+        })
+    return rows

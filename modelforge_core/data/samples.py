@@ -13,6 +13,7 @@ SAMPLE_DATASETS: dict[str, str] = {
     "dpo": "preference_sample.jsonl",
     "summarization": "summarization_sample.jsonl",
     "extractive-question-answering": "qa_sample.jsonl",
+    "qa-demo": "qa_demo_task.jsonl",
 }
 
 

@@ -1,39 +1,28 @@
 """Which transformers model class serves which task, and refusing a model that cannot.
 
-Decided from ``config.json`` alone (``model_type`` and ``architectures``), before any weights load.
+Decided from ``config.json`` alone (``architectures``, ``model_type``, ``is_encoder_decoder``),
+before any weights load, mostly without importing torch.
 """
 
 from __future__ import annotations
 
 from ..exceptions import ModelAccessError
 
-TASK_MODEL_CLASSES = {
-    "text-generation": "AutoModelForCausalLM",
-    "summarization": "AutoModelForCausalLM",
-}
-SUITABLE_KINDS = {
-    "text-generation": "decoder-only causal language models (Llama, Qwen, Mistral, Gemma, Phi, GPT-2, ...)",
-    "summarization": "decoder-only causal language models (Llama, Qwen, Mistral, ...), trained on a prompt-formatted document",
-}
-
-
 CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 NOT_CAUSAL_SUFFIXES = (
-    "ForQuestionAnswering",
-    "ForSequenceClassification",
-    "ForTokenClassification",
-    "ForMaskedLM",
-    "ForSeq2SeqLM",
-    "Model",
+    "ForQuestionAnswering", "ForSequenceClassification", "ForTokenClassification", "ForMaskedLM", "ForSeq2SeqLM", "Model",
 )
+SUITABLE_KINDS = {
+    "text-generation": "decoder-only causal language models (Llama, Qwen, Mistral, Gemma, Phi, GPT-2, ...)",
+    "summarization": "encoder-decoder models (T5, BART, Pegasus, ...) or decoder-only causal language models (Llama, Qwen, ...)",
+    "extractive-question-answering": "encoder models with a span head (BERT, RoBERTa, DeBERTa, DistilBERT, ELECTRA, ...)",
+}
 
 
 def is_causal_lm(model_config: dict) -> bool:
-    """True when the config describes a decoder-only LM that AutoModelForCausalLM loads.
-
-    Decided from ``architectures`` where it says (no torch import); otherwise from transformers'
-    own model-type mapping.
-    """
+    """True when the config describes a decoder-only LM that AutoModelForCausalLM loads."""
+    if model_config.get("is_encoder_decoder"):
+        return False
     architectures = model_config.get("architectures") or []
     if any(a.endswith(CAUSAL_SUFFIXES) for a in architectures):
         return True
@@ -44,16 +33,43 @@ def is_causal_lm(model_config: dict) -> bool:
     return model_config.get("model_type") in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
 
+def is_seq2seq_lm(model_config: dict) -> bool:
+    """True for an encoder-decoder model (T5, BART, ...)."""
+    return bool(model_config.get("is_encoder_decoder"))
+
+
+def is_qa_encoder(model_config: dict) -> bool:
+    """True for an encoder that AutoModelForQuestionAnswering loads with a span head (never a causal LM)."""
+    architectures = model_config.get("architectures") or []
+    if any(a.endswith("ForQuestionAnswering") for a in architectures):
+        return not any(a.endswith(CAUSAL_SUFFIXES) for a in architectures)
+    if model_config.get("is_encoder_decoder") or any(a.endswith(CAUSAL_SUFFIXES) for a in architectures):
+        return False
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES,
+    )
+
+    model_type = model_config.get("model_type")
+    return model_type in MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES and model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+
 def check_model_serves_task(model_id: str, model_config: dict, task: str) -> str:
-    """Return the Auto class name for ``task``; raise ModelAccessError naming suitable kinds if it cannot serve it."""
-    class_name = TASK_MODEL_CLASSES.get(task)
-    if class_name is None:
-        raise ModelAccessError(f"No model class is known for task '{task}'.", "Pick a supported task.")
-    if class_name == "AutoModelForCausalLM" and not is_causal_lm(model_config):
-        architectures = model_config.get("architectures") or []
-        kind = architectures[0] if architectures else (model_config.get("model_type") or "unknown")
-        raise ModelAccessError(
-            f"Model '{model_id}' ({kind}) cannot serve the task '{task}': it is not a causal language model.",
-            f"Pick one of the {SUITABLE_KINDS[task]}.",
-        )
-    return class_name
+    """The Auto class name that serves ``task`` with this model; ModelAccessError naming suitable kinds otherwise."""
+    if task == "text-generation" and is_causal_lm(model_config):
+        return "AutoModelForCausalLM"
+    if task == "summarization":
+        if is_seq2seq_lm(model_config):
+            return "AutoModelForSeq2SeqLM"
+        if is_causal_lm(model_config):
+            return "AutoModelForCausalLM"
+    if task == "extractive-question-answering" and is_qa_encoder(model_config):
+        return "AutoModelForQuestionAnswering"
+    if task not in SUITABLE_KINDS:
+        raise ModelAccessError(f"No model class is known for task '{task}'.", f"Pick one of: {', '.join(SUITABLE_KINDS)}.")
+    architectures = model_config.get("architectures") or []
+    kind = architectures[0] if architectures else (model_config.get("model_type") or "unknown")
+    raise ModelAccessError(
+        f"Model '{model_id}' ({kind}) cannot serve the task '{task}'.",
+        f"Pick one of the {SUITABLE_KINDS[task]}.",
+    )

@@ -14,8 +14,13 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from ..exceptions import ConfigurationError
 
-TASKS = ("text-generation", "summarization")
-TASK_ALIASES = {"text_generation": "text-generation", "causal-lm": "text-generation"}
+TASKS = ("text-generation", "summarization", "extractive-question-answering")
+TASK_ALIASES = {
+    "text_generation": "text-generation",
+    "causal-lm": "text-generation",
+    "question-answering": "extractive-question-answering",
+    "extractive-qa": "extractive-question-answering",
+}
 COMPUTE_PROFILES = ("cpu", "low_end", "mid_range", "high_end")
 
 
@@ -67,8 +72,17 @@ class TrainingConfig(BaseModel):
     packing: bool = Field(False, description="Pack short rows into full-length sequences.")
     gradient_checkpointing: bool = Field(False, description="Recompute activations: less memory, slower.")
     fp16: bool = Field(False, description="Train in float16 (older GPUs).")
+    eval_generation_samples: int = Field(
+        32, description="Eval rows used for generation-based metrics (ROUGE, exact match, F1); keeps evaluation cheap."
+    )
     dpo_beta: float = Field(0.1, description="DPO/RLHF: strength of the pull towards the base model (KL weight).")
     dpo_loss_type: str = Field("sigmoid", description="DPO loss: sigmoid (the paper's), ipo, hinge, robust, ...")
+    reward_model: str | None = Field(
+        None, description="RLHF: a reward model saved by an earlier RLHF run (its reward_model folder); skips stage 1."
+    )
+    reward_max_steps: int = Field(-1, description="RLHF stage 1: reward-model training steps (-1: num_train_epochs).")
+    num_generations: int = Field(4, description="RLHF stage 2: answers sampled per prompt and compared (GRPO group size).")
+    max_completion_length: int = Field(64, description="RLHF stage 2: longest answer generated per prompt, in tokens.")
     dataset_split: str = Field("train", description="Split to read from a Hub dataset.")
     column_mapping: dict[str, str] | None = Field(
         None, description="Rename dataset columns to the expected fields, e.g. {'question': 'instruction'}."
@@ -112,10 +126,16 @@ class TrainingConfig(BaseModel):
             "logging_steps": self.logging_steps,
             "save_steps": self.save_steps,
             "dpo_beta": self.dpo_beta,
+            "eval_generation_samples": self.eval_generation_samples,
+            "max_completion_length": self.max_completion_length,
         }
         for name, value in positive.items():
             if value <= 0:
                 yield f"{name} must be positive, got {value}"
+        if self.num_generations < 2:
+            yield f"num_generations must be at least 2 (answers are compared within a group), got {self.num_generations}"
+        if self.reward_max_steps == 0 or self.reward_max_steps < -1:
+            yield f"reward_max_steps must be positive, or -1 to run all epochs; got {self.reward_max_steps}"
         if self.eval_steps is not None and self.eval_steps <= 0:
             yield f"eval_steps must be positive, got {self.eval_steps}"
         if self.max_steps == 0 or self.max_steps < -1:

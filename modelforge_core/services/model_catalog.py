@@ -19,6 +19,14 @@ RECOMMENDED = {
 }
 
 
+DEMO_LABELS = {
+    "causal-lm": "Demo causal LM (tiny, offline; text generation, DPO, RLHF)",
+    "seq2seq": "Demo seq2seq model (tiny, offline; summarization)",
+    "qa-encoder": "Demo QA encoder (tiny, offline; extractive QA)",
+}
+DEMO_KIND_FOR_TASK = {"summarization": "seq2seq", "extractive-question-answering": "qa-encoder"}
+
+
 class ModelCatalog:
     """Model choices, and the demo models built once (in the background at app start)."""
 
@@ -26,9 +34,13 @@ class ModelCatalog:
         self.settings = settings
         self._build_lock = threading.Lock()
 
-    def demo_model_path(self) -> str:
-        """Where the demo causal LM is (or will be) built; known before it exists."""
-        return str(self.settings.demo_dir / f"causal-lm-v{DEMO_VERSION}")
+    def demo_model_path(self, kind: str = "causal-lm") -> str:
+        """Where a demo model is (or will be) built; known before it exists."""
+        return str(self.settings.demo_dir / f"{kind}-v{DEMO_VERSION}")
+
+    def demo_model_for_task(self, task: str) -> str:
+        """The demo model that serves ``task``."""
+        return self.demo_model_path(DEMO_KIND_FOR_TASK.get(task, "causal-lm"))
 
     def ensure_demo_models(self) -> dict[str, str]:
         """Build the demo models if needed (concurrent callers wait for the same build)."""
@@ -36,13 +48,13 @@ class ModelCatalog:
             return build_demo_models(self.settings)
 
     def ensure_ready(self, model_name: str) -> None:
-        """Before training: if ``model_name`` is the demo model, make sure it has been built."""
-        if model_name.rstrip("/") == self.demo_model_path():
+        """Before training: if ``model_name`` is a demo model, make sure it has been built."""
+        if model_name.rstrip("/") in {self.demo_model_path(kind) for kind in DEMO_LABELS}:
             self.ensure_demo_models()
 
     def choices(self, profile: str) -> list[tuple[str, str]]:
         """(label, value) pairs: the demo model, then recommended Hub models when online."""
-        items = [("Demo model (tiny, offline, learns the demo task)", self.demo_model_path())]
+        items = [(label, self.demo_model_path(kind)) for kind, label in DEMO_LABELS.items()]
         if not is_offline():
             items += [(f"{model_id} (recommended for {profile})", model_id) for model_id in RECOMMENDED.get(profile, [])]
         return items

@@ -15,8 +15,22 @@ def lora_kwargs(config: Any) -> dict:
     }
 
 
+def model_kind(model: Any) -> str:
+    """``causal``, ``seq2seq`` or ``qa``, from the loaded model (a peft wrapper is looked through)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if type(base).__name__.endswith("ForQuestionAnswering"):
+        return "qa"
+    return "seq2seq" if getattr(base.config, "is_encoder_decoder", False) else "causal"
+
+
+PEFT_TASK_TYPES = {"causal": "CAUSAL_LM", "seq2seq": "SEQ_2_SEQ_LM", "qa": "QUESTION_ANS"}
+
+
 def attach_lora(model: Any, config: Any, provider: Any = None) -> Any:
-    """Wrap ``model`` with a trainable LoRA adapter (4-bit models are prepared for k-bit training first)."""
+    """Wrap ``model`` with a trainable LoRA adapter (4-bit models are prepared for k-bit training first).
+
+    The peft task type follows the model kind, so a QA model's span head is trained in full.
+    """
     if provider is not None and hasattr(provider, "attach_lora"):
         return provider.attach_lora(model, lora_kwargs(config), config.gradient_checkpointing, config.seed)
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
@@ -25,7 +39,9 @@ def attach_lora(model: Any, config: Any, provider: Any = None) -> Any:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
     elif config.gradient_checkpointing:
         model.enable_input_require_grads()
-    peft_config = LoraConfig(task_type="CAUSAL_LM", bias="none", **lora_kwargs(config))
+    kind = model_kind(model)
+    extra = {"exclude_modules": ["qa_outputs"]} if kind == "qa" else {}  # the span head is trained in full instead
+    peft_config = LoraConfig(task_type=PEFT_TASK_TYPES[kind], bias="none", **lora_kwargs(config), **extra)
     return get_peft_model(model, peft_config)
 
 

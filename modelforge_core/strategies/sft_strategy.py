@@ -1,16 +1,20 @@
-"""``SFTStrategy``: supervised fine-tuning with TRL's SFTTrainer, LoRA by default.
+"""``SFTStrategy``: supervised fine-tuning, LoRA by default, for every task and model kind.
 
-The loss covers the completion (the assistant's answer) only, unless ``completion_only_loss`` is
-off. ``finetuning_type="full"`` trains every weight, for small models.
+- causal LMs (text generation, prompt-formatted summarization): TRL's SFTTrainer, loss on the
+  completion (the answer) only unless ``completion_only_loss`` is off;
+- encoder-decoders (summarization): Seq2SeqTrainer, labels from the summary only;
+- encoders with a span head (extractive QA): Trainer on start/end positions.
+``finetuning_type="full"`` trains every weight, for small models.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..data.formats import RecordShape, detect_shape
-from .lora import attach_lora
+from .lora import attach_lora, model_kind
 from .training_args import common_training_kwargs
 
 SFT_SHAPES = (
@@ -21,29 +25,41 @@ SFT_SHAPES = (
     RecordShape.SHAREGPT,
     RecordShape.TEXT,
     RecordShape.SUMMARIZATION,
+    RecordShape.EXTRACTIVE_QA,
 )
 
 
 class SFTStrategy:
-    """Supervised fine-tuning: prompt -> completion pairs, chats, or plain text."""
+    """Supervised fine-tuning: prompt -> completion pairs, chats, plain text, documents, QA spans."""
 
-    supported_tasks = ("text-generation", "summarization")
+    supported_tasks = ("text-generation", "summarization", "extractive-question-answering")
     accepted_shapes = SFT_SHAPES
     requires_4bit = False
     reports_perplexity = True
-    final_metric_keys = {"eval_loss": "eval_loss", "eval_perplexity": "perplexity", "eval_mean_token_accuracy": "token_accuracy"}
 
     def __init__(self, provider: Any = None, output_dir: str | Path | None = None):
         self.provider = provider
         self.output_dir = Path(output_dir) if output_dir else Path("checkpoints")
+        self.kind = "causal"
 
     def get_strategy_name(self) -> str:
         return "sft"
 
     def get_required_dataset_fields(self) -> list[str]:
-        return ["instruction|input|prompt|messages|conversations|text", "output|completion|summary"]
+        return ["instruction|input|prompt|messages|conversations|text|document|context", "output|completion|summary|answers"]
+
+    @property
+    def final_metric_keys(self) -> dict[str, str]:
+        keys = {"eval_loss": "eval_loss"}
+        if self.kind != "qa":
+            keys["eval_perplexity"] = "perplexity"
+        if self.kind == "causal":
+            keys["eval_mean_token_accuracy"] = "token_accuracy"
+        return keys
 
     def prepare_model(self, model: Any, config: Any) -> Any:
+        self.kind = model_kind(model)
+        self.reports_perplexity = self.kind != "qa"
         if config.finetuning_type == "full":
             if config.gradient_checkpointing:
                 model.gradient_checkpointing_enable()
@@ -51,33 +67,57 @@ class SFTStrategy:
         return attach_lora(model, config, self.provider)
 
     def prepare_dataset(self, dataset: Any, tokenizer: Any, config: Any) -> Any:
+        if self.kind == "seq2seq":
+            from ..tasks.summarization import tokenize_seq2seq
+
+            return tokenize_seq2seq(dataset, tokenizer, config.max_seq_length, config.task)
+        if self.kind == "qa":
+            from ..tasks.extractive_qa import tokenize_qa
+
+            return tokenize_qa(dataset, tokenizer, config.max_seq_length)
         from ..data.formatting import to_training_records
 
         chat = bool(getattr(tokenizer, "chat_template", None))
         return to_training_records(dataset, detect_shape(dataset.column_names), config.task, chat=chat)
 
-    def trainer_config(self, config: Any, output_dir: Path, has_eval: bool) -> Any:
-        from trl import SFTConfig
+    def task_evaluator(self, tokenizer: Any, config: Any, eval_rows: Any) -> Callable[[Any], dict] | None:
+        """ROUGE or EM/F1 on up to ``eval_generation_samples`` eval rows, for the tasks that have them."""
+        from ..evaluation.task_eval import TASKS_WITH_METRICS, evaluate_task
 
-        return SFTConfig(
-            **common_training_kwargs(config, output_dir, has_eval),
-            max_length=config.max_seq_length,
-            packing=config.packing,
-            completion_only_loss=config.completion_only_loss,
-            dataset_text_field="text",
-        )
+        if eval_rows is None or config.task not in TASKS_WITH_METRICS:
+            return None
+        if config.task == "summarization" and detect_shape(eval_rows.column_names) is not RecordShape.SUMMARIZATION:
+            return None  # ROUGE needs document/summary rows
+        rows = eval_rows.select(range(min(config.eval_generation_samples, len(eval_rows))))
+        seq2seq = self.kind == "seq2seq"
+        return lambda model: evaluate_task(model, tokenizer, rows, config.task, seq2seq=seq2seq, max_length=config.max_seq_length)
 
     def create_trainer(
         self, model: Any, train_dataset: Any, eval_dataset: Any, tokenizer: Any, config: Any, callbacks: list
     ) -> Any:
-        from trl import SFTTrainer
+        kwargs = common_training_kwargs(config, self.output_dir, eval_dataset is not None)
+        if self.kind == "seq2seq":
+            from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
-        return SFTTrainer(
-            model=model,
-            args=self.trainer_config(config, self.output_dir, eval_dataset is not None),
-            train_dataset=train_dataset,
-            eval_dataset=eval_dataset,
-            processing_class=tokenizer,
-            callbacks=callbacks,
+            return Seq2SeqTrainer(
+                model=model, args=Seq2SeqTrainingArguments(**kwargs), train_dataset=train_dataset,
+                eval_dataset=eval_dataset, data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
+                processing_class=tokenizer, callbacks=callbacks,
+            )
+        if self.kind == "qa":
+            from transformers import Trainer, TrainingArguments, default_data_collator
+
+            return Trainer(
+                model=model, args=TrainingArguments(**kwargs), train_dataset=train_dataset, eval_dataset=eval_dataset,
+                data_collator=default_data_collator, processing_class=tokenizer, callbacks=callbacks,
+            )
+        from trl import SFTConfig, SFTTrainer
+
+        args = SFTConfig(
+            **kwargs, max_length=config.max_seq_length, packing=config.packing,
+            completion_only_loss=config.completion_only_loss, dataset_text_field="text",
         )
-
+        return SFTTrainer(
+            model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+            processing_class=tokenizer, callbacks=callbacks,
+        )

@@ -10,6 +10,7 @@ from typing import Any
 from ..exceptions import ConfigurationError
 from .dpo_strategy import DPOStrategy
 from .qlora_strategy import QLoRAStrategy
+from .rlhf_strategy import RLHFStrategy
 from .sft_strategy import SFTStrategy
 
 
@@ -20,6 +21,7 @@ class StrategyFactory:
         "sft": SFTStrategy,
         "qlora": QLoRAStrategy,
         "dpo": DPOStrategy,
+        "rlhf": RLHFStrategy,
     }
 
     @classmethod

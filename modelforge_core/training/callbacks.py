@@ -35,6 +35,7 @@ class EventCallback(TrainerCallback):
     ):
         self.events = events
         self.perplexity = perplexity
+        self.stage: str | None = None  # set by multi-stage trainers (RLHF); added to every event
         self.stop_file = Path(stop_file)
         self.on_progress = on_progress
         self.stop_requested = False
@@ -49,7 +50,7 @@ class EventCallback(TrainerCallback):
         self._start = time.monotonic()
         self._start_step = state.global_step
         self._start_tokens = state.num_input_tokens_seen or 0
-        self.events.write("status", status="running", message="Training started", total_steps=state.max_steps)
+        self._write("status", status="running", message="Training started", total_steps=state.max_steps)
         self._progress(state, force=True)
         self._check_stop(state, control)
 
@@ -66,11 +67,16 @@ class EventCallback(TrainerCallback):
             event = {"step": state.global_step, "epoch": state.epoch, **{f"eval_{k}": v for k, v in metrics.items()}}
             self.first_eval = self.first_eval or event
             self.last_eval = event
-            self.events.write("eval", **event)
+            self._write("eval", **event)
         elif "loss" in logs:
             # loss, learning_rate, grad_norm, and what each trainer adds (DPO's rewards/*, GRPO's reward, kl, ...)
             numbers = {k: v for k, v in logs.items() if isinstance(v, (int, float)) and k not in SUMMARY_KEYS}
-            self.events.write("train", step=state.global_step, epoch=state.epoch, **numbers)
+            self._write("train", step=state.global_step, epoch=state.epoch, **numbers)
+
+    def _write(self, type_: str, **fields: Any) -> dict:
+        if self.stage:
+            fields["stage"] = self.stage
+        return self.events.write(type_, **fields)
 
     def _check_stop(self, state: Any, control: Any) -> None:
         if not self.stop_requested and self.stop_file.exists():
@@ -90,7 +96,7 @@ class EventCallback(TrainerCallback):
         total = state.max_steps or 0
         eta = (elapsed / done) * (total - state.global_step) if done > 0 and total else None
         tokens = (state.num_input_tokens_seen or 0) - self._start_tokens
-        self.events.write(
+        self._write(
             "progress",
             step=state.global_step,
             total_steps=total,

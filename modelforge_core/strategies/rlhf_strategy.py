@@ -1,0 +1,105 @@
+"""``RLHFStrategy``: reinforcement learning from human feedback, not DPO renamed.
+
+Stage 1: a reward model learns to score the chosen answer above the rejected one. Stage 2: the
+policy (LoRA on the base) samples answers to the prompts, the reward model scores them, and GRPO
+moves the policy towards higher reward with a KL penalty (``dpo_beta``) to the base. A reward
+model from an earlier run can be reused (``reward_model``), which skips stage 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..data.formats import RecordShape
+from ..exceptions import ModelAccessError
+from .dpo_strategy import to_preference_messages
+from .lora import attach_lora
+from .rlhf_trainer import RLHFTrainer
+from .training_args import common_training_kwargs
+
+
+class RLHFStrategy:
+    """Reward model (TRL RewardTrainer) then online policy optimisation (TRL GRPOTrainer)."""
+
+    supported_tasks = ("text-generation",)
+    accepted_shapes = (RecordShape.PREFERENCE,)
+    requires_4bit = False
+    reports_perplexity = False
+    final_metric_keys = {"eval_loss": "reward_model_eval_loss"}
+
+    def __init__(self, provider: Any = None, output_dir: str | Path | None = None):
+        self.provider = provider
+        self.output_dir = Path(output_dir) if output_dir else Path("checkpoints")
+
+    def get_strategy_name(self) -> str:
+        return "rlhf"
+
+    def get_required_dataset_fields(self) -> list[str]:
+        return ["prompt", "chosen", "rejected"]
+
+    def prepare_model(self, model: Any, config: Any) -> Any:
+        return model if config.finetuning_type == "full" else attach_lora(model, config, self.provider)
+
+    def prepare_dataset(self, dataset: Any, tokenizer: Any, config: Any) -> Any:
+        dataset = dataset.select_columns(["prompt", "chosen", "rejected"])
+        if getattr(tokenizer, "chat_template", None):
+            dataset = dataset.map(to_preference_messages, desc="Formatting preference pairs")
+        return dataset
+
+    def _reward_trainer(self, config: Any, train_dataset: Any, eval_dataset: Any, tokenizer: Any, callbacks: list) -> Any:
+        from peft import LoraConfig
+        from transformers import AutoModelForSequenceClassification
+        from trl import RewardConfig, RewardTrainer
+
+        model = AutoModelForSequenceClassification.from_pretrained(config.model_name, num_labels=1)
+        model.config.pad_token_id = tokenizer.pad_token_id
+        kwargs = common_training_kwargs(config, self.output_dir / "reward", eval_dataset is not None)
+        kwargs.update(max_steps=config.reward_max_steps, eval_on_start=False)
+        peft_config = LoraConfig(
+            task_type="SEQ_CLS", r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+            target_modules=config.target_modules, exclude_modules=["score"],
+        )
+        return RewardTrainer(
+            model=model, args=RewardConfig(**kwargs, max_length=config.max_seq_length), train_dataset=train_dataset,
+            eval_dataset=eval_dataset, processing_class=tokenizer, callbacks=callbacks, peft_config=peft_config,
+        )
+
+    def _policy_trainer(self, model: Any, reward_model: Any, config: Any, train_dataset: Any, tokenizer: Any, callbacks: list) -> Any:
+        from trl import GRPOConfig, GRPOTrainer
+
+        kwargs = common_training_kwargs(config, self.output_dir / "policy", False)
+        batch = max(config.per_device_train_batch_size, config.num_generations)
+        kwargs.update(per_device_train_batch_size=batch - batch % config.num_generations)
+        args = GRPOConfig(
+            **kwargs, beta=config.dpo_beta, num_generations=config.num_generations,
+            max_completion_length=config.max_completion_length, temperature=1.0,
+        )
+        return GRPOTrainer(
+            model=model, reward_funcs=reward_model, args=args, train_dataset=train_dataset.select_columns(["prompt"]),
+            processing_class=tokenizer, reward_processing_classes=tokenizer, callbacks=callbacks,
+        )
+
+    def _load_reward_model(self, path: str) -> Any:
+        from peft import AutoPeftModelForSequenceClassification
+
+        if not (Path(path) / "adapter_config.json").is_file():
+            raise ModelAccessError(
+                f"{path} is not a reward model saved by ModelForge.",
+                "Give the reward_model folder inside an RLHF model's folder.",
+            )
+        return AutoPeftModelForSequenceClassification.from_pretrained(path, num_labels=1)
+
+    def create_trainer(
+        self, model: Any, train_dataset: Any, eval_dataset: Any, tokenizer: Any, config: Any, callbacks: list
+    ) -> Any:
+        make_reward = None
+        if not config.reward_model:
+            def make_reward():
+                return self._reward_trainer(config, train_dataset, eval_dataset, tokenizer, callbacks)
+        return RLHFTrainer(
+            make_reward,
+            lambda reward_model: self._policy_trainer(model, reward_model, config, train_dataset, tokenizer, callbacks),
+            (lambda: self._load_reward_model(config.reward_model)) if config.reward_model else None,
+            callbacks,
+        )

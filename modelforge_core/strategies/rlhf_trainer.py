@@ -1,0 +1,89 @@
+"""``RLHFTrainer``: one job, two stages, driven like a single trainer by the worker.
+
+Stage 1 trains a reward model on the preference pairs (TRL RewardTrainer, a sequence
+classification head with LoRA) and measures its accuracy on the held-out pairs. Stage 2 optimises
+the policy online against that reward model with a KL penalty to the base (TRL GRPOTrainer; the
+reference is the policy with its adapter disabled). Both stages report through the same callbacks,
+with a ``stage`` field on their events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REWARD_FOLDER = "reward_model"
+
+
+class RLHFTrainer:
+    """Exposes ``train``, ``evaluate``, ``save_model`` and ``state`` like a transformers Trainer."""
+
+    def __init__(self, make_reward_trainer: Callable[[], Any] | None, make_policy_trainer: Callable[[Any], Any],
+                 load_reward_model: Callable[[], Any] | None, callbacks: list):
+        self._make_reward_trainer = make_reward_trainer
+        self._make_policy_trainer = make_policy_trainer
+        self._load_reward_model = load_reward_model
+        self._callbacks = callbacks
+        self.reward_trainer: Any = None
+        self.policy_trainer: Any = None
+        self.reward_metrics: dict = {}
+
+    def _stage(self, name: str) -> None:
+        for callback in self._callbacks:
+            if hasattr(callback, "stage"):
+                callback.stage = name
+            if hasattr(callback, "events"):
+                callback.events.log(f"RLHF stage: {name}")
+
+    def _stopped(self) -> bool:
+        return any(getattr(callback, "stop_requested", False) for callback in self._callbacks)
+
+    def train(self, resume_from_checkpoint: str | None = None) -> Any:
+        if self._make_reward_trainer is not None:
+            self._stage("reward model")
+            self.reward_trainer = self._make_reward_trainer()
+            self.reward_trainer.train()
+            if self.reward_trainer.eval_dataset is not None:
+                self.reward_metrics = self.reward_trainer.evaluate()
+            reward_model = self.reward_trainer.model
+            if self._stopped():
+                self.policy_trainer = self.reward_trainer
+                return _Output(0.0)
+        else:
+            reward_model = self._load_reward_model()
+        reward_model.eval()
+        self._stage("policy")
+        self.policy_trainer = self._make_policy_trainer(reward_model)
+        return self.policy_trainer.train()
+
+    @property
+    def state(self) -> Any:
+        return self.policy_trainer.state
+
+    def evaluate(self) -> dict:
+        return self.policy_trainer.evaluate() if self.policy_trainer.eval_dataset is not None else {}
+
+    def extra_metrics(self) -> dict:
+        """Reward-model accuracy on the held-out pairs; the policy's mean reward and KL, first and last."""
+        metrics: dict[str, float] = {}
+        if "eval_accuracy" in self.reward_metrics:
+            metrics["reward_model_accuracy"] = self.reward_metrics["eval_accuracy"]
+        logged = [entry for entry in self.policy_trainer.state.log_history if "reward" in entry]
+        if logged:
+            tail = logged[-max(1, len(logged) // 4):]
+            metrics["initial_mean_reward"] = logged[0]["reward"]
+            metrics["mean_reward"] = sum(entry["reward"] for entry in tail) / len(tail)
+            metrics["kl"] = tail[-1].get("kl")
+        return metrics
+
+    def save_model(self, output_dir: str) -> None:
+        """The policy adapter in ``output_dir``; the reward model (adapter + head) in ``output_dir/reward_model``."""
+        self.policy_trainer.save_model(output_dir)
+        if self.reward_trainer is not None:
+            self.reward_trainer.save_model(str(Path(output_dir) / REWARD_FOLDER))
+
+
+class _Output:
+    def __init__(self, loss: float):
+        self.training_loss = loss
