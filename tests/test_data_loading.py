@@ -30,6 +30,7 @@ SAMPLE_TASKS = {
     "dpo": "text-generation",
     "summarization": "summarization",
     "extractive-question-answering": "extractive-question-answering",
+    "qa-demo": "extractive-question-answering",
 }
 
 

@@ -27,7 +27,8 @@ class QuantizationFactory:
     """Builds ``BitsAndBytesConfig`` objects; ``None`` means full precision."""
 
     @staticmethod
-    def create(use_4bit: bool = False, use_8bit: bool = False, bf16: bool = False) -> Any:
+    def create(use_4bit: bool = False, use_8bit: bool = False, bf16: bool = False, skip_modules: list[str] | None = None) -> Any:
+        """``skip_modules`` stay in full precision (task heads that are trained in full)."""
         if not (use_4bit or use_8bit):
             return None
         if not is_bitsandbytes_available():
@@ -39,9 +40,10 @@ class QuantizationFactory:
         from transformers import BitsAndBytesConfig
 
         if use_8bit:
-            return BitsAndBytesConfig(load_in_8bit=True)
+            return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip_modules)
         return BitsAndBytesConfig(
             load_in_4bit=True,
+            llm_int8_skip_modules=skip_modules,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=getattr(torch, compute_dtype_name(bf16)),

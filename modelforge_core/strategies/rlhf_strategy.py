@@ -97,9 +97,24 @@ class RLHFStrategy:
         if not config.reward_model:
             def make_reward():
                 return self._reward_trainer(config, train_dataset, eval_dataset, tokenizer, callbacks)
+        held_out = None
+        if eval_dataset is not None:
+            from ..tasks.preference_eval import mean_reward
+
+            prompts = list(eval_dataset["prompt"])[: config.eval_generation_samples]
+
+            def held_out(policy: Any, reward_model: Any) -> float:
+                was_training = policy.training
+                policy.eval()
+                try:
+                    return mean_reward(policy, reward_model, tokenizer, prompts, config.max_completion_length)
+                finally:
+                    policy.train(was_training)
+
         return RLHFTrainer(
             make_reward,
             lambda reward_model: self._policy_trainer(model, reward_model, config, train_dataset, tokenizer, callbacks),
             (lambda: self._load_reward_model(config.reward_model)) if config.reward_model else None,
             callbacks,
+            held_out,
         )

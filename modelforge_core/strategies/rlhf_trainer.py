@@ -20,7 +20,8 @@ class RLHFTrainer:
     """Exposes ``train``, ``evaluate``, ``save_model`` and ``state`` like a transformers Trainer."""
 
     def __init__(self, make_reward_trainer: Callable[[], Any] | None, make_policy_trainer: Callable[[Any], Any],
-                 load_reward_model: Callable[[], Any] | None, callbacks: list):
+                 load_reward_model: Callable[[], Any] | None, callbacks: list,
+                 held_out_reward: Callable[[Any, Any], float] | None = None):
         self._make_reward_trainer = make_reward_trainer
         self._make_policy_trainer = make_policy_trainer
         self._load_reward_model = load_reward_model
@@ -28,6 +29,8 @@ class RLHFTrainer:
         self.reward_trainer: Any = None
         self.policy_trainer: Any = None
         self.reward_metrics: dict = {}
+        self._held_out_reward = held_out_reward
+        self.held_out: dict = {}
 
     def _stage(self, name: str) -> None:
         for callback in self._callbacks:
@@ -55,7 +58,13 @@ class RLHFTrainer:
         reward_model.eval()
         self._stage("policy")
         self.policy_trainer = self._make_policy_trainer(reward_model)
-        return self.policy_trainer.train()
+        policy = self.policy_trainer.model
+        if self._held_out_reward is not None:
+            self.held_out["initial_held_out_reward"] = self._held_out_reward(policy, reward_model)
+        output = self.policy_trainer.train()
+        if self._held_out_reward is not None and not self._stopped():
+            self.held_out["held_out_reward"] = self._held_out_reward(self.policy_trainer.model, reward_model)
+        return output
 
     @property
     def state(self) -> Any:
@@ -65,16 +74,19 @@ class RLHFTrainer:
         return self.policy_trainer.evaluate() if self.policy_trainer.eval_dataset is not None else {}
 
     def extra_metrics(self) -> dict:
-        """Reward-model accuracy on the held-out pairs; the policy's mean reward and KL, first and last."""
+        """Reward-model accuracy on the held-out pairs; the policy's mean training reward and KL (first and
+        last quarter of the logs); the reward of its greedy answers to held-out prompts, before and after."""
         metrics: dict[str, float] = {}
         if "eval_accuracy" in self.reward_metrics:
             metrics["reward_model_accuracy"] = self.reward_metrics["eval_accuracy"]
         logged = [entry for entry in self.policy_trainer.state.log_history if "reward" in entry]
         if logged:
-            tail = logged[-max(1, len(logged) // 4):]
-            metrics["initial_mean_reward"] = logged[0]["reward"]
+            quarter = max(1, len(logged) // 4)  # means over a quarter of the logs: one step's reward is noisy
+            head, tail = logged[:quarter], logged[-quarter:]
+            metrics["initial_mean_reward"] = sum(entry["reward"] for entry in head) / len(head)
             metrics["mean_reward"] = sum(entry["reward"] for entry in tail) / len(tail)
             metrics["kl"] = tail[-1].get("kl")
+        metrics.update(self.held_out)
         return metrics
 
     def save_model(self, output_dir: str) -> None:

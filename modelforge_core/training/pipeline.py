@@ -31,6 +31,10 @@ from .events import EventLog
 from .run_files import RunFiles
 from .task_metrics import TaskMetricsCallback
 
+# Task heads trained in full next to LoRA: kept out of 4-bit quantization (and the lm_head, which
+# transformers keeps out anyway).
+FULL_PRECISION_HEADS = {"AutoModelForQuestionAnswering": ["qa_outputs"]}
+
 
 @dataclass
 class RunResult:
@@ -61,7 +65,10 @@ def run_training(
     if precision_note:
         events.log(precision_note, level="warning")
     events.log(f"Loading {config.model_name} with the {config.provider} provider")
-    quantization = QuantizationFactory.create(use_4bit=config.use_4bit or strategy.requires_4bit, bf16=config.bf16)
+    model_class = check_model_serves_task(config.model_name, read_model_config(config.model_name), config.task)
+    quantization = QuantizationFactory.create(
+        use_4bit=config.use_4bit or strategy.requires_4bit, bf16=config.bf16, skip_modules=FULL_PRECISION_HEADS.get(model_class)
+    )
     if quantization is not None:
         events.log("Loading the base model in 4-bit nf4 (double quantization)")
         if not _has_cuda():
@@ -71,7 +78,6 @@ def run_training(
                 level="warning",
             )
     tokenizer = provider.load_tokenizer(config.model_name)
-    model_class = check_model_serves_task(config.model_name, read_model_config(config.model_name), config.task)
     model = provider.load_model(config.model_name, model_class, quantization, max_seq_length=config.max_seq_length)
     model = strategy.prepare_model(model, config)
     trainable, total = count_parameters(model)
