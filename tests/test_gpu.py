@@ -1,0 +1,55 @@
+"""The GPU path (marker ``gpu``; skipped without CUDA): 4-bit QLoRA with bf16 compute, LoRA in bf16, DPO."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs_helpers import run_to_end
+
+pytestmark = pytest.mark.gpu
+
+
+def _train(services, config: dict) -> tuple[dict, list[dict]]:
+    training, models, _ = services
+    job = training.submit(config)
+    events = run_to_end(training, job["id"], timeout=600)
+    job = training.get_job(job["id"])
+    assert job["status"] == "completed", (job, [e for e in events if e["type"] in ("log", "end")])
+    return models.get_model(job["model_id"]), events
+
+
+def _messages(events: list[dict]) -> str:
+    return " ".join(e.get("message", "") for e in events if e["type"] in ("log", "status"))
+
+
+def test_qlora_4bit_with_bf16_compute_trains_on_the_gpu(services, make_config):
+    import torch
+
+    model, events = _train(services, make_config(strategy="qlora", bf16=True, learning_rate=3e-3, max_steps=40, eval_steps=40))
+    assert model["metrics"]["eval_loss"] < model["metrics"]["initial_eval_loss"], model["metrics"]
+    text = _messages(events)
+    assert "4-bit nf4" in text and "4-bit on the CPU" not in text and "No GPU found" not in text
+    assert torch.cuda.is_bf16_supported()
+
+
+def test_lora_in_bf16_on_the_gpu_learns_the_demo_task(services, make_config):
+    from modelforge_core.demo import DEMO_TRAINING
+
+    model, events = _train(services, make_config(**{**DEMO_TRAINING, "bf16": True, "eval_steps": 300, "save_steps": 1000}))
+    assert model["metrics"]["eval_loss"] < 0.3 * model["metrics"]["initial_eval_loss"], model["metrics"]
+    assert "No GPU found" not in _messages(events)
+
+
+def test_dpo_on_the_gpu(services, make_config, samples):
+    model, _ = _train(services, make_config(
+        strategy="dpo", dataset=samples["dpo"], bf16=True, learning_rate=3e-3, max_steps=40, eval_steps=40, lora_dropout=0.0,
+    ))
+    assert model["metrics"]["reward_margin"] > 0, model["metrics"]
+
+
+def test_qlora_seq2seq_summarization_on_the_gpu(services, make_config, samples, demo_models):
+    model, _ = _train(services, make_config(
+        task="summarization", strategy="qlora", model_name=demo_models["seq2seq"], dataset=samples["summarization"],
+        bf16=True, learning_rate=3e-3, max_steps=30, eval_steps=30, eval_generation_samples=4,
+    ))
+    assert model["metrics"]["eval_loss"] < model["metrics"]["initial_eval_loss"]
