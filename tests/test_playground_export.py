@@ -1,0 +1,91 @@
+"""Chat with a fine-tuned model next to its base, stop at once, export merged, zip, Hub offline."""
+
+from __future__ import annotations
+
+import threading
+import time
+import zipfile
+
+import pytest
+
+from modelforge_core.data.demo_task import make_demo_task_rows
+from modelforge_core.data.formatting import build_prompt
+from modelforge_core.exceptions import ConfigurationError, ModelAccessError
+
+from jobs_helpers import run_to_end
+
+
+@pytest.fixture
+def tuned(services, make_config):
+    """A LoRA fine-tune of the demo model on the demo task (registered)."""
+    from modelforge_core.demo import DEMO_TRAINING
+
+    training, models, _ = services
+    job = training.submit(make_config(**{**DEMO_TRAINING, "eval_split": 0.1, "save_steps": 1000}))
+    run_to_end(training, job["id"])
+    return models, models.get_model(training.get_job(job["id"])["model_id"])
+
+
+@pytest.mark.slow
+def test_streamed_chat_side_by_side_stop_and_exports(tuned, tmp_path, monkeypatch):
+    from modelforge_core.services.export_service import ExportService
+    from modelforge_core.services.playground_service import GenerationSettings, PlaygroundService
+
+    models, record = tuned
+    playground = PlaygroundService(models)
+    row = make_demo_task_rows(1, seed=99)[0]
+    question = build_prompt(row["instruction"], row["input"], chat=True)
+    greedy = GenerationSettings(temperature=0.0, max_new_tokens=8, repetition_penalty=1.0)
+    chunks = list(playground.stream_chat(record["id"], question, greedy))
+    assert chunks and chunks[-1] == row["output"], chunks
+    base_answer = list(playground.stream_chat(record["id"], question, greedy, base=True))[-1]
+    assert base_answer != row["output"], "the base (adapter disabled) has not learned the task"
+    assert playground.load(record["id"]) is playground.load(record["name"]), "loaded once, reused"
+
+    stop = threading.Event()
+    started = time.monotonic()
+    stream = playground.stream_chat(record["id"], question, GenerationSettings(max_new_tokens=1000, temperature=1.0), base=True, stop=stop)
+    next(stream)
+    stop.set()
+    list(stream)
+    assert time.monotonic() - started < 10
+    with pytest.raises(ConfigurationError, match="between 1 and 1024"):
+        list(playground.stream_chat(record["id"], question, GenerationSettings(max_new_tokens=5000)))
+
+    exports = ExportService(models)
+    merged = exports.export_merged(record["id"], tmp_path / "merged")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    plain = AutoModelForCausalLM.from_pretrained(merged)
+    tokenizer = AutoTokenizer.from_pretrained(merged)
+    assert (merged / "model.safetensors").is_file() and not (merged / "adapter_config.json").exists()
+    inputs = tokenizer.apply_chat_template(question, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    out = plain.generate(**inputs, max_new_tokens=4, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    assert tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip() == row["output"]
+    with pytest.raises(ConfigurationError, match="not empty"):
+        exports.export_merged(record["id"], tmp_path / "merged")
+
+    archive = exports.zip_adapter(record["id"], tmp_path / "adapter.zip")
+    names = zipfile.ZipFile(archive).namelist()
+    assert any(n.endswith("adapter_model.safetensors") for n in names) and any(n.endswith("README.md") for n in names)
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.monotonic()
+    with pytest.raises(ModelAccessError, match="offline"):
+        exports.push_to_hub(record["id"], "someone/model", token="hf_secret_token")
+    assert time.monotonic() - started < 2
+
+
+def test_a_model_whose_files_are_gone_is_a_clear_error(services, settings, demo_model, tmp_path):
+    import shutil
+
+    from modelforge_core.services.playground_service import PlaygroundService
+
+    _, models, _ = services
+    folder = settings.models_dir / "gone"
+    shutil.copytree(demo_model, folder)
+    record = models.register_model(name="gone", base_model=demo_model, task="text-generation", strategy="sft",
+                                   provider="huggingface", path=folder, config={}, metrics={})
+    shutil.rmtree(folder)
+    with pytest.raises(ModelAccessError, match="are gone"):
+        list(PlaygroundService(models).stream_chat(record["id"], [{"role": "user", "content": "hi"}]))
