@@ -40,9 +40,11 @@ def build_context():
     from modelforge_core.data.samples import sample_dataset_paths
     from modelforge_core.dependencies import (
         get_dataset_service,
+        get_export_service,
         get_hardware_service,
         get_model_catalog,
         get_model_service,
+        get_playground_service,
         get_training_service,
     )
     from modelforge_core.services.info import system_info
@@ -55,6 +57,8 @@ def build_context():
         datasets=get_dataset_service(),
         hardware=hardware,
         catalog=get_model_catalog(),
+        playground=get_playground_service(),
+        exports=get_export_service(),
         info=system_info(),
         machine=hardware.detect(),
         samples=sample_dataset_paths(),

@@ -1,16 +1,53 @@
-"""``/api/models``: the registry of fine-tuned models."""
+"""``/api/models``, ``/api/hub``, ``/api/playground``: the registry, publishing, and generation."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
 
-from modelforge_core.dependencies import get_model_service
+from modelforge_core.dependencies import get_export_service, get_model_service, get_playground_service
+from modelforge_core.services.export_service import ExportService
 from modelforge_core.services.model_service import ModelService
+from modelforge_core.services.playground_service import MAX_NEW_TOKENS_CAP, PlaygroundService
 
-router = APIRouter(prefix="/models", tags=["models"])
+router = APIRouter(tags=["models"])
 
 
-@router.get("")
+class PushRequest(BaseModel):
+    model_id: str
+    repo_id: str = Field(..., description="your-name/model-name")
+    private: bool = True
+    token: str | None = Field(None, description="A Hub write token; used for this call only, never stored.")
+
+
+class GenerateRequest(BaseModel):
+    model_id: str
+    prompt: str
+    max_new_tokens: int = Field(128, ge=1, le=MAX_NEW_TOKENS_CAP)
+
+
+@router.get("/models")
 def list_models(models: ModelService = Depends(get_model_service)) -> list[dict]:
     """Every registered model, newest first; each has its ``id``."""
     return models.list_models()
+
+
+@router.get("/models/{model_id}")
+def get_model(model_id: str, models: ModelService = Depends(get_model_service)) -> dict:
+    return models.get_model(model_id)
+
+
+@router.delete("/models/{model_id}")
+def delete_model(model_id: str, models: ModelService = Depends(get_model_service)) -> dict:
+    """Removes the row and the model's files (only ever inside MODELFORGE_HOME)."""
+    return models.delete_model(model_id)
+
+
+@router.post("/hub/push")
+def push(request: PushRequest, exports: ExportService = Depends(get_export_service)) -> dict:
+    return {"url": exports.push_to_hub(request.model_id, request.repo_id, request.token, request.private)}
+
+
+@router.post("/playground/generate")
+def generate(request: GenerateRequest, playground: PlaygroundService = Depends(get_playground_service)) -> dict:
+    return {"text": playground.generate(request.model_id, request.prompt, request.max_new_tokens)}

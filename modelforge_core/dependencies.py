@@ -11,9 +11,11 @@ from functools import lru_cache
 
 from .database.database_manager import DatabaseManager
 from .services.dataset_service import DatasetService
+from .services.export_service import ExportService
 from .services.hardware_service import HardwareService
 from .services.model_catalog import ModelCatalog
 from .services.model_service import ModelService
+from .services.playground_service import PlaygroundService
 from .services.training_service import TrainingService
 from .settings import Settings, get_settings
 
@@ -31,6 +33,11 @@ def _training_for(settings: Settings) -> TrainingService:
 @lru_cache(maxsize=8)
 def _catalog_for(settings: Settings) -> ModelCatalog:
     return ModelCatalog(settings)
+
+
+@lru_cache(maxsize=8)
+def _playground_for(settings: Settings) -> PlaygroundService:
+    return PlaygroundService(ModelService(_db_for(settings.database_url), settings))
 
 
 def _settings() -> Settings:
@@ -60,3 +67,12 @@ def get_hardware_service() -> HardwareService:
 
 def get_model_catalog() -> ModelCatalog:
     return _catalog_for(_settings())
+
+
+def get_playground_service() -> PlaygroundService:
+    """One per data folder: it keeps the loaded model between requests."""
+    return _playground_for(_settings())
+
+
+def get_export_service() -> ExportService:
+    return ExportService(get_model_service())

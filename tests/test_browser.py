@@ -125,3 +125,58 @@ def test_a_reloaded_page_reattaches_to_the_running_job(app, page, samples):
     _wait_progress(second, lambda p: p["job"] == job_id and p["status"] == "running")
     httpx.post(f"{app.url}/api/finetune/stop/{job_id}")
     _wait_progress(page, lambda p: p["job"] == job_id and p["status"] == "stopped", timeout=60)
+
+
+def _pick(page, elem_id: str, text: str) -> None:
+    page.locator(f"#{elem_id} input").first.click()
+    page.get_by_role("option", name=text).first.click()
+
+
+def _open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def test_models_tab_playground_side_by_side_export_and_delete(app, page, samples, tmp_path):
+    from modelforge_core.data.demo_task import make_demo_task_rows
+    from modelforge_core.demo import DEMO_TRAINING
+
+    config = {"model_name": app.demo_model(), "dataset": samples["sft"], **DEMO_TRAINING, "output_name": "digits-lora"}
+    job_id = httpx.post(app.url + "/api/finetune/start_training", json=config, timeout=60).json()["job_id"]
+    model_id = wait_status(app.url, job_id, ("completed",), timeout=300)["model_id"]
+
+    page.goto(app.url)
+    _open_tab(page, "Models")
+    page.wait_for_function("() => document.querySelector('#mf-models-table').innerText.includes('digits-lora')")
+    _pick(page, "mf-models-model", "digits-lora")
+    page.wait_for_selector("#mf-models-metrics >> text=eval_loss")
+    page.screenshot(path=str(tmp_path / "models-tab.png"), full_page=True)
+
+    page.get_by_role("tab", name="Actions").click()
+    page.click("#mf-models-open")
+    page.wait_for_selector("#mf-pg-status >> text=Loaded")
+    row = make_demo_task_rows(1, seed=7)[0]
+    page.locator("#mf-pg-message textarea").fill(f"{row['instruction']}\n\n{row['input']}")
+    page.click("#mf-pg-send")
+    page.wait_for_function("() => document.querySelectorAll('#mf-pg-base .message').length >= 2", timeout=60_000)
+    tuned = page.locator("#mf-pg-tuned").inner_text()
+    base = page.locator("#mf-pg-base").inner_text()
+    assert row["output"] in tuned, tuned
+    assert base.strip() and base != tuned, "the base model answers next to the fine-tuned one"
+    page.screenshot(path=str(tmp_path / "playground-tab.png"), full_page=True)
+
+    _open_tab(page, "Models")
+    page.get_by_role("tab", name="Actions").click()
+    export_dir = tmp_path / "merged"
+    page.locator("#mf-models-export-dir textarea, #mf-models-export-dir input").first.fill(str(export_dir))
+    page.click("#mf-models-export")
+    page.wait_for_selector("#mf-models-result >> text=Merged model saved", timeout=60_000)
+    assert (export_dir / "model.safetensors").is_file()
+    page.screenshot(path=str(tmp_path / "models-exported.png"), full_page=True)
+
+    page.click("#mf-models-delete")
+    page.wait_for_selector("#mf-models-result >> text=Tick the confirmation")
+    page.locator("#mf-models-confirm input").check()
+    page.click("#mf-models-delete")
+    page.wait_for_function("() => !document.querySelector('#mf-models-table').innerText.includes('digits-lora')", timeout=30_000)
+    assert all(m["id"] != model_id for m in httpx.get(app.url + "/api/models").json())
+    page.screenshot(path=str(tmp_path / "models-deleted.png"), full_page=True)

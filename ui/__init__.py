@@ -8,6 +8,8 @@ from .api_endpoints import register_api_endpoints
 from .context import UIContext
 from .finetune_tab import create_finetune_tab
 from .hardware_tab import create_hardware_tab
+from .models_tab import ModelsTab
+from .playground_tab import PlaygroundTab
 
 CSS = """
 #mf-progress .mf-bar { height: 14px; background: var(--neutral-200); border-radius: 7px; overflow: hidden; }
@@ -19,14 +21,22 @@ __all__ = ["UIContext", "build_ui", "CSS"]
 
 
 def build_ui(ctx: UIContext) -> gr.Blocks:
-    """The studio: Hardware and Finetune tabs (Playground and Models come when they work)."""
+    """The studio: Hardware, Finetune, Playground and Models tabs."""
     with gr.Blocks(title="ModelForge") as blocks:
         gr.Markdown("# ModelForge\nFine-tune language models on this machine: pick a model and a dataset, train, watch it learn.")
-        with gr.Tabs(selected="finetune"):
+        with gr.Tabs(selected="finetune") as tabs:
             with gr.Tab("Hardware", id="hardware", elem_id="mf-tab-hardware"):
                 create_hardware_tab(ctx)
             with gr.Tab("Finetune", id="finetune", elem_id="mf-tab-finetune"):
                 finetune = create_finetune_tab(ctx)
+            with gr.Tab("Playground", id="playground", elem_id="mf-tab-playground") as playground_tab:
+                playground = PlaygroundTab(ctx)
+            with gr.Tab("Models", id="models", elem_id="mf-tab-models") as models_tab:
+                models = ModelsTab(ctx)
         finetune.on_load(blocks)
+        models_tab.select(models.refreshed, models.model, [models.table, models.model])
+        playground_tab.select(lambda v: gr.update(choices=playground.refresh_choices(), value=v), playground.model, playground.model)
+        models.open.click(lambda v: (gr.update(choices=playground.refresh_choices(), value=v), gr.Tabs(selected="playground")),
+                          models.model, [playground.model, tabs], api_name="open_in_playground")
         register_api_endpoints(ctx)
     return blocks

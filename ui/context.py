@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from modelforge_core.services.dataset_service import DatasetService
+from modelforge_core.services.export_service import ExportService
 from modelforge_core.services.hardware_service import HardwareService
 from modelforge_core.services.model_catalog import ModelCatalog
 from modelforge_core.services.model_service import ModelService
+from modelforge_core.services.playground_service import PlaygroundService
 from modelforge_core.services.training_service import TrainingService
 
 
@@ -20,6 +22,8 @@ class UIContext:
     datasets: DatasetService
     hardware: HardwareService
     catalog: ModelCatalog
+    playground: PlaygroundService
+    exports: ExportService
     info: dict
     machine: dict
     samples: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,115 @@
+"""The Playground tab: chat with a fine-tuned model next to its base (the adapter disabled), streamed.
+
+Summarization models get a document box; extractive QA models get context and question boxes.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import gradio as gr
+
+from modelforge_core.exceptions import ModelForgeException
+from modelforge_core.services.playground_service import MAX_NEW_TOKENS_CAP, GenerationSettings
+
+from .context import UIContext
+
+
+def model_choices(ctx: UIContext) -> list[tuple[str, str]]:
+    return [(f"{m['name']} · {m['task']} · {m['strategy']}", m["id"]) for m in ctx.models.list_models()]
+
+
+class PlaygroundTab:
+    """Components and handlers; ``model`` is public so the Models tab can open a model here."""
+
+    def __init__(self, ctx: UIContext):
+        self.ctx = ctx
+        self._stops: dict[str, threading.Event] = {}
+        with gr.Row():
+            self.model = gr.Dropdown(model_choices(ctx), label="Model", elem_id="mf-pg-model", scale=4,
+                                     info="A registered model; it loads once and stays loaded until another is picked.")
+            self.refresh = gr.Button("Refresh", size="sm", scale=1)
+        self.status = gr.Markdown(elem_id="mf-pg-status")
+        with gr.Accordion("Generation settings", open=False):
+            self.system = gr.Textbox(label="System prompt", info="Sent before the chat, where the model's template has a system role.")
+            with gr.Row():
+                self.temperature = gr.Slider(0, 2, value=0.7, step=0.05, label="Temperature", info="0 = greedy (deterministic).")
+                self.top_p = gr.Slider(0.05, 1, value=0.9, step=0.05, label="Top-p")
+                self.top_k = gr.Slider(1, 200, value=50, step=1, label="Top-k")
+                self.repetition = gr.Slider(1, 2, value=1.1, step=0.05, label="Repetition penalty")
+                self.max_new = gr.Slider(1, MAX_NEW_TOKENS_CAP, value=256, step=1, label="Max new tokens")
+        with gr.Row():
+            self.tuned = gr.Chatbot(label="Fine-tuned", elem_id="mf-pg-tuned", height=320)
+            self.base = gr.Chatbot(label="Base model (adapter disabled)", elem_id="mf-pg-base", height=320)
+        self.message = gr.Textbox(label="Message", lines=2, elem_id="mf-pg-message", placeholder="Ask something...")
+        with gr.Row(visible=False) as self.qa_row:
+            self.context = gr.Textbox(label="Context", lines=4, elem_id="mf-pg-context")
+            self.question = gr.Textbox(label="Question", elem_id="mf-pg-question")
+        with gr.Row():
+            self.send = gr.Button("Send", variant="primary", elem_id="mf-pg-send")
+            self.stop = gr.Button("Stop", variant="stop", elem_id="mf-pg-stop")
+            self.clear = gr.Button("Clear")
+        self._wire()
+
+    def refresh_choices(self) -> list[tuple[str, str]]:
+        return model_choices(self.ctx)
+
+    def load(self, model_id: str | None):
+        """Loads the model (progress shown by Gradio), then adapts the inputs to its task."""
+        if not model_id:
+            return "Pick a model.", gr.update(), gr.update()
+        try:
+            loaded = self.ctx.playground.load(model_id)
+        except ModelForgeException as exc:
+            return f"⚠️ {exc.message} {exc.hint}", gr.update(), gr.update()
+        record, qa = loaded.record, loaded.kind == "qa"
+        label = "Document to summarize" if record["task"] == "summarization" else "Message"
+        text = f"Loaded **{record['name']}** ({record['task']}, {record['strategy']}) on {loaded.device}."
+        if not loaded.has_adapter:
+            text += " Fully fine-tuned: no base model to compare with here."
+        return text, gr.update(visible=not qa, label=label), gr.update(visible=qa)
+
+    def respond(self, model_id, message, context, question, tuned, base, system, temperature, top_p, top_k, repetition,
+                max_new, request: gr.Request):
+        """Streams the fine-tuned answer, then the base answer, into the two chats."""
+        tuned, base = list(tuned or []), list(base or [])
+        if not model_id:
+            raise gr.Error("Pick a model first.")
+        stop = self._stops.setdefault(request.session_hash if request else "default", threading.Event())
+        stop.clear()
+        settings = GenerationSettings(system, temperature, top_p, int(top_k), repetition, int(max_new))
+        try:
+            loaded = self.ctx.playground.load(model_id)
+            if loaded.kind == "qa":
+                prompt = f"Q: {question}\n\nContext: {context}"
+                tuned += [{"role": "user", "content": prompt}, {"role": "assistant", "content": self.ctx.playground.answer_question(model_id, context, question)}]
+                if loaded.has_adapter:
+                    base += [{"role": "user", "content": prompt}, {"role": "assistant", "content": self.ctx.playground.answer_question(model_id, context, question, base=True)}]
+                yield tuned, base, ""
+                return
+            history = [m for m in tuned if m["role"] in ("user", "assistant")] + [{"role": "user", "content": message}]
+            tuned += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+            for text in self.ctx.playground.stream_chat(model_id, history, settings, stop=stop):
+                tuned[-1]["content"] = text
+                yield tuned, base, ""
+            if loaded.has_adapter and not stop.is_set():
+                base_history = [m for m in base if m["role"] in ("user", "assistant")] + [{"role": "user", "content": message}]
+                base += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+                for text in self.ctx.playground.stream_chat(model_id, base_history, settings, base=True, stop=stop):
+                    base[-1]["content"] = text
+                    yield tuned, base, ""
+        except ModelForgeException as exc:
+            raise gr.Error(f"{exc.message} {exc.hint}".strip()) from None
+
+    def stop_generation(self, request: gr.Request) -> None:
+        self._stops.setdefault(request.session_hash if request else "default", threading.Event()).set()
+
+    def _wire(self) -> None:
+        self.refresh.click(lambda: gr.update(choices=model_choices(self.ctx)), None, self.model, api_name="playground_models")
+        self.model.change(self.load, self.model, [self.status, self.message, self.qa_row], api_name="load_model")
+        inputs = [self.model, self.message, self.context, self.question, self.tuned, self.base, self.system,
+                  self.temperature, self.top_p, self.top_k, self.repetition, self.max_new]
+        self.send.click(self.respond, inputs, [self.tuned, self.base, self.message], api_name="chat")
+        self.message.submit(self.respond, inputs, [self.tuned, self.base, self.message])
+        self.stop.click(self.stop_generation, None, None, api_name="stop_generation")
+        self.clear.click(lambda: ([], []), None, [self.tuned, self.base])
