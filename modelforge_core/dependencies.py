@@ -37,7 +37,11 @@ def _catalog_for(settings: Settings) -> ModelCatalog:
 
 @lru_cache(maxsize=8)
 def _playground_for(settings: Settings) -> PlaygroundService:
-    return PlaygroundService(ModelService(_db_for(settings.database_url), settings))
+    training = _training_for(settings)
+    return PlaygroundService(
+        ModelService(_db_for(settings.database_url), settings),
+        gpu_busy=lambda: bool(training.list_jobs(["running", "stopping"])),
+    )
 
 
 def _settings() -> Settings:

@@ -89,3 +89,17 @@ def test_gradio_client_gets_the_error_in_words(app, samples):
     client = Client(app.url, verbose=False)
     with pytest.raises(Exception, match="DatasetValidationError"):
         client.predict(json.dumps(_config(app, samples, dataset="/nope.jsonl")), api_name="/submit_config")
+
+
+def test_model_routes_generate_get_push_offline_and_delete(app, samples):
+    job_id = httpx.post(app.url + "/api/finetune/start_training", json=_config(app, samples), timeout=60).json()["job_id"]
+    model_id = wait_status(app.url, job_id, ("completed",))["model_id"]
+    assert httpx.get(f"{app.url}/api/models/{model_id}").json()["id"] == model_id
+    generated = httpx.post(app.url + "/api/playground/generate", json={"model_id": model_id, "prompt": "Spell the last digit of the number.\n\n42", "max_new_tokens": 4}, timeout=120)
+    assert generated.status_code == 200 and isinstance(generated.json()["text"], str)
+    too_long = httpx.post(app.url + "/api/playground/generate", json={"model_id": model_id, "prompt": "x", "max_new_tokens": 100000})
+    assert too_long.status_code == 422
+    push = httpx.post(app.url + "/api/hub/push", json={"model_id": model_id, "repo_id": "me/model", "token": "hf_x"}, timeout=30)
+    assert push.status_code == 404 and "offline" in push.json()["message"]
+    assert httpx.delete(f"{app.url}/api/models/{model_id}").status_code == 200
+    assert httpx.get(f"{app.url}/api/models/{model_id}").status_code == 404

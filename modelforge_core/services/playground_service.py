@@ -7,12 +7,12 @@ weights with the adapter disabled (no second copy in memory). A Stop event ends 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import ConfigurationError
+from ..exceptions import ConfigurationError, HardwareError
 from .model_loading import LoadedModel, load_registered_model, pick_device
 from .model_service import ModelService
 
@@ -46,8 +46,9 @@ class GenerationSettings:
 class PlaygroundService:
     """One loaded model at a time; generations are serialised (the adapter switch is global)."""
 
-    def __init__(self, models: ModelService):
+    def __init__(self, models: ModelService, gpu_busy: Callable[[], bool] | None = None):
         self.models = models
+        self.gpu_busy = gpu_busy or (lambda: False)
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()  # not an RLock: Gradio may resume a generator on another thread
 
@@ -57,8 +58,14 @@ class PlaygroundService:
         with self._lock:
             if self._loaded is not None and self._loaded.record["id"] == record["id"]:
                 return self._loaded
+            device = pick_device(prefer_cpu)
+            if device == "cuda" and self.gpu_busy():
+                raise HardwareError(
+                    "The GPU is busy with a training job.",
+                    "Wait for it to finish, or load this model on the CPU (fine for small models).",
+                )
             self._loaded = None
-            self._loaded = load_registered_model(record, pick_device(prefer_cpu))
+            self._loaded = load_registered_model(record, device)
             return self._loaded
 
     def stream_chat(
