@@ -15,6 +15,16 @@ from modelforge_core.exceptions import ConfigurationError, ModelAccessError
 from jobs_helpers import run_to_end
 
 
+def _register_copy(models, settings, demo_model: str, name: str) -> dict:
+    """The demo model copied into models/<name> and registered (a stand-in for a trained model)."""
+    import shutil
+
+    folder = settings.models_dir / name
+    shutil.copytree(demo_model, folder)
+    return models.register_model(name=name, base_model=demo_model, task="text-generation", strategy="sft",
+                                 provider="huggingface", path=folder, config={}, metrics={})
+
+
 @pytest.fixture
 def tuned(services, make_config):
     """A LoRA fine-tune of the demo model on the demo task (registered)."""
@@ -83,10 +93,8 @@ def test_a_model_whose_files_are_gone_is_a_clear_error(services, settings, demo_
     from modelforge_core.services.playground_service import PlaygroundService
 
     _, models, _ = services
+    record = _register_copy(models, settings, demo_model, "gone")
     folder = settings.models_dir / "gone"
-    shutil.copytree(demo_model, folder)
-    record = models.register_model(name="gone", base_model=demo_model, task="text-generation", strategy="sft",
-                                   provider="huggingface", path=folder, config={}, metrics={})
     shutil.rmtree(folder)
     with pytest.raises(ModelAccessError, match="are gone"):
         list(PlaygroundService(models).stream_chat(record["id"], [{"role": "user", "content": "hi"}]))
@@ -94,16 +102,13 @@ def test_a_model_whose_files_are_gone_is_a_clear_error(services, settings, demo_
 
 def test_the_hub_token_is_never_stored(services, settings, demo_model, monkeypatch, caplog):
     import logging
-    import shutil
 
     import modelforge_core.services.export_service as export_module
     from modelforge_core.services.export_service import ExportService
 
     _, models, _ = services
+    record = _register_copy(models, settings, demo_model, "to-push")
     folder = settings.models_dir / "to-push"
-    shutil.copytree(demo_model, folder)
-    record = models.register_model(name="to-push", base_model=demo_model, task="text-generation", strategy="sft",
-                                   provider="huggingface", path=folder, config={}, metrics={})
     calls = []
 
     class FakeHub:
@@ -135,17 +140,13 @@ def test_the_hub_token_is_never_stored(services, settings, demo_model, monkeypat
 
 
 def test_gpu_busy_with_training_says_so_and_offers_the_cpu(services, settings, demo_model, monkeypatch):
-    import shutil
 
     import modelforge_core.services.playground_service as playground_module
     from modelforge_core.exceptions import HardwareError
     from modelforge_core.services.playground_service import PlaygroundService
 
     _, models, _ = services
-    folder = settings.models_dir / "busy"
-    shutil.copytree(demo_model, folder)
-    record = models.register_model(name="busy", base_model=demo_model, task="text-generation", strategy="sft",
-                                   provider="huggingface", path=folder, config={}, metrics={})
+    record = _register_copy(models, settings, demo_model, "busy")
     monkeypatch.setattr(playground_module, "pick_device", lambda prefer_cpu=False: "cpu" if prefer_cpu else "cuda")
     playground = PlaygroundService(models, gpu_busy=lambda: True)
     with pytest.raises(HardwareError, match="GPU is busy") as info:
@@ -155,7 +156,6 @@ def test_gpu_busy_with_training_says_so_and_offers_the_cpu(services, settings, d
 
 
 def test_out_of_memory_while_loading_is_a_hardware_error(services, settings, demo_model, monkeypatch):
-    import shutil
 
     import torch
     import transformers
@@ -164,10 +164,7 @@ def test_out_of_memory_while_loading_is_a_hardware_error(services, settings, dem
     from modelforge_core.services.playground_service import PlaygroundService
 
     _, models, _ = services
-    folder = settings.models_dir / "oom"
-    shutil.copytree(demo_model, folder)
-    record = models.register_model(name="oom", base_model=demo_model, task="text-generation", strategy="sft",
-                                   provider="huggingface", path=folder, config={}, metrics={})
+    record = _register_copy(models, settings, demo_model, "oom")
 
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory")

@@ -27,6 +27,14 @@ def to_preference_messages(row: dict) -> dict:
     }
 
 
+def prepare_preference_dataset(dataset: Any, tokenizer: Any) -> Any:
+    """prompt/chosen/rejected only; chat turns when the tokenizer has a chat template (DPO and RLHF)."""
+    dataset = dataset.select_columns(["prompt", "chosen", "rejected"])
+    if getattr(tokenizer, "chat_template", None):
+        dataset = dataset.map(to_preference_messages, desc="Formatting preference pairs")
+    return dataset
+
+
 class DPOStrategy:
     """Preference pairs -> a policy that prefers the chosen answers, kept near the base by ``dpo_beta``."""
 
@@ -54,10 +62,7 @@ class DPOStrategy:
         return model if config.finetuning_type == "full" else attach_lora(model, config, self.provider)
 
     def prepare_dataset(self, dataset: Any, tokenizer: Any, config: Any) -> Any:
-        dataset = dataset.select_columns(["prompt", "chosen", "rejected"])
-        if getattr(tokenizer, "chat_template", None):
-            dataset = dataset.map(to_preference_messages, desc="Formatting preference pairs")
-        return dataset
+        return prepare_preference_dataset(dataset, tokenizer)
 
     def trainer_config(self, config: Any, has_eval: bool) -> Any:
         from trl import DPOConfig

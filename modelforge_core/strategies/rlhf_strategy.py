@@ -13,7 +13,7 @@ from typing import Any
 
 from ..data.formats import RecordShape
 from ..exceptions import ModelAccessError
-from .dpo_strategy import to_preference_messages
+from .dpo_strategy import prepare_preference_dataset
 from .lora import attach_lora
 from .rlhf_trainer import RLHFTrainer
 from .training_args import common_training_kwargs
@@ -42,10 +42,7 @@ class RLHFStrategy:
         return model if config.finetuning_type == "full" else attach_lora(model, config, self.provider)
 
     def prepare_dataset(self, dataset: Any, tokenizer: Any, config: Any) -> Any:
-        dataset = dataset.select_columns(["prompt", "chosen", "rejected"])
-        if getattr(tokenizer, "chat_template", None):
-            dataset = dataset.map(to_preference_messages, desc="Formatting preference pairs")
-        return dataset
+        return prepare_preference_dataset(dataset, tokenizer)
 
     def _reward_trainer(self, config: Any, train_dataset: Any, eval_dataset: Any, tokenizer: Any, callbacks: list) -> Any:
         from peft import LoraConfig
