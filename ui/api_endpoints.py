@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import gradio as gr
@@ -12,43 +13,45 @@ from modelforge_core.services.job_status import job_status
 from .context import UIContext
 
 
-def _error(exc: ModelForgeException) -> gr.Error:
-    return gr.Error(f"{type(exc).__name__}: {exc.message} {exc.hint}".strip())
+def in_words(fn):
+    """Turn a ModelForgeException into a gr.Error whose text gradio_client shows: class, message, hint."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ModelForgeException as exc:
+            raise gr.Error(f"{type(exc).__name__}: {exc.message} {exc.hint}".strip()) from exc
+
+    return wrapper
 
 
 def register_api_endpoints(ctx: UIContext) -> None:
     """Call inside the Blocks context."""
 
+    @in_words
     def submit_config(config_json: str) -> dict:
         """Queue a training job from a TrainingConfig JSON string; returns the job's status."""
         try:
             config = json.loads(config_json)
-            if isinstance(config, dict) and isinstance(config.get("model_name"), str):
-                ctx.catalog.ensure_ready(config["model_name"])
-            return job_status(ctx.training.submit(config))
         except json.JSONDecodeError as exc:
             raise gr.Error(f"The config is not valid JSON: {exc}") from exc
-        except ModelForgeException as exc:
-            raise _error(exc) from exc
+        if isinstance(config, dict) and isinstance(config.get("model_name"), str):
+            ctx.catalog.ensure_ready(config["model_name"])
+        return job_status(ctx.training.submit(config))
 
+    @in_words
     def get_job_status(job_id: str) -> dict:
         """The job's status: queued, running, stopping, completed, failed, stopped or interrupted."""
-        try:
-            return job_status(ctx.training.get_job(job_id))
-        except ModelForgeException as exc:
-            raise _error(exc) from exc
+        return job_status(ctx.training.get_job(job_id))
 
+    @in_words
     def stop_job(job_id: str) -> dict:
-        try:
-            return job_status(ctx.training.stop(job_id))
-        except ModelForgeException as exc:
-            raise _error(exc) from exc
+        return job_status(ctx.training.stop(job_id))
 
+    @in_words
     def resume_job(job_id: str) -> dict:
-        try:
-            return job_status(ctx.training.resume(job_id))
-        except ModelForgeException as exc:
-            raise _error(exc) from exc
+        return job_status(ctx.training.resume(job_id))
 
     def list_jobs() -> list[dict]:
         return [job_status(job) for job in ctx.training.list_jobs()]
