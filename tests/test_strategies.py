@@ -35,7 +35,7 @@ def test_dpo_learns_to_prefer_the_chosen_answers(services, make_config, samples)
 @pytest.mark.slow
 def test_rlhf_trains_a_reward_model_then_raises_the_policys_reward(services, make_config, samples, tmp_path):
     model, events = _train(services, make_config(
-        strategy="rlhf", dataset=samples["dpo"], learning_rate=5e-3, max_steps=32, reward_max_steps=40, dpo_beta=0.02,
+        strategy="rlhf", dataset=samples["dpo"], learning_rate=5e-3, max_steps=32, reward_max_steps=40, reward_batch_size=4, dpo_beta=0.02,
         per_device_train_batch_size=16, logging_steps=1, lora_dropout=0.0, max_completion_length=16,
     ))
     metrics = model["metrics"]

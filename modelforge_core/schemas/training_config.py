@@ -81,6 +81,7 @@ class TrainingConfig(BaseModel):
         None, description="RLHF: a reward model saved by an earlier RLHF run (its reward_model folder); skips stage 1."
     )
     reward_max_steps: int = Field(-1, description="RLHF stage 1: reward-model training steps (-1: num_train_epochs).")
+    reward_batch_size: int | None = Field(None, description="RLHF stage 1: pairs per step (default: the batch size).")
     num_generations: int = Field(4, description="RLHF stage 2: answers sampled per prompt and compared (GRPO group size).")
     max_completion_length: int = Field(64, description="RLHF stage 2: longest answer generated per prompt, in tokens.")
     dataset_split: str = Field("train", description="Split to read from a Hub dataset.")
@@ -132,6 +133,8 @@ class TrainingConfig(BaseModel):
         for name, value in positive.items():
             if value <= 0:
                 yield f"{name} must be positive, got {value}"
+        if self.reward_batch_size is not None and self.reward_batch_size <= 0:
+            yield f"reward_batch_size must be positive, got {self.reward_batch_size}"
         if self.num_generations < 2:
             yield f"num_generations must be at least 2 (answers are compared within a group), got {self.num_generations}"
         if self.reward_max_steps == 0 or self.reward_max_steps < -1:

@@ -53,6 +53,8 @@ class RLHFStrategy:
         model.config.pad_token_id = tokenizer.pad_token_id
         kwargs = common_training_kwargs(config, self.output_dir / "reward", eval_dataset is not None)
         kwargs.update(max_steps=config.reward_max_steps, eval_on_start=False)
+        if config.reward_batch_size:
+            kwargs["per_device_train_batch_size"] = config.reward_batch_size
         peft_config = LoraConfig(
             task_type="SEQ_CLS", r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
             target_modules=config.target_modules, exclude_modules=["score"],
