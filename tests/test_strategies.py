@@ -19,7 +19,7 @@ def _train(services, config: dict) -> tuple[dict, list[dict]]:
 @pytest.mark.slow
 def test_dpo_learns_to_prefer_the_chosen_answers(services, make_config, samples):
     model, events = _train(services, make_config(
-        strategy="dpo", dataset=samples["dpo"], learning_rate=3e-3, max_steps=60, per_device_train_batch_size=4,
+        strategy="dpo", dataset=samples["dpo"], learning_rate=3e-3, max_steps=60, per_device_train_batch_size=4, eval_split=0.3,
         eval_steps=30, lora_dropout=0.0,
     ))
     metrics = model["metrics"]

@@ -85,7 +85,7 @@ def values_to_config_dict(values: dict[str, Any]) -> dict[str, Any]:
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         if name == "column_mapping":
-            value = _parse_mapping(value)
+            value = parse_mapping(value)
         elif name == "eval_steps" and int(value) == 0:
             continue
         elif name == "target_modules" and value.strip() != "all-linear":
@@ -97,7 +97,7 @@ def values_to_config_dict(values: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _parse_mapping(text: str) -> dict[str, str]:
+def parse_mapping(text: str) -> dict[str, str]:
     try:
         mapping = json.loads(text)
     except json.JSONDecodeError as exc:

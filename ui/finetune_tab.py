@@ -12,7 +12,16 @@ from modelforge_core.demo import DEMO_TRAINING
 from modelforge_core.exceptions import ModelForgeException
 
 from .context import UIContext
-from .finetune_form import ADVANCED_FIELDS, BASIC_FIELDS, Field, build_config, default_value, help_text, render_config
+from .finetune_form import (
+    ADVANCED_FIELDS,
+    BASIC_FIELDS,
+    Field,
+    build_config,
+    default_value,
+    help_text,
+    parse_mapping,
+    render_config,
+)
 from .run_panel import RunPanel
 
 
@@ -127,10 +136,8 @@ class FinetuneTab:
         return gr.update(choices=choices, value=stored)
 
     def preview(self, dataset: str, task: str, mapping_text: str):
-        from .finetune_form import _parse_mapping
-
         try:
-            mapping = _parse_mapping(mapping_text) if mapping_text and mapping_text.strip() else None
+            mapping = parse_mapping(mapping_text) if mapping_text and mapping_text.strip() else None
         except ModelForgeException as exc:
             return f"⚠️ {exc.message}", pd.DataFrame()
         result = self.ctx.datasets.preview(dataset, task, mapping)

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _prompt_ids(tokenizer: Any, prompt: Any) -> list[int]:
-    if isinstance(prompt, list):
-        return list(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
-    return tokenizer(prompt, add_special_tokens=False)["input_ids"]
+from .text_generation import prompt_ids
 
 
 def mean_reward(policy: Any, reward_model: Any, tokenizer: Any, prompts: list[Any], max_new_tokens: int) -> float:
@@ -18,7 +14,7 @@ def mean_reward(policy: Any, reward_model: Any, tokenizer: Any, prompts: list[An
     device = next(policy.parameters()).device
     scores = []
     for prompt in prompts:
-        ids = _prompt_ids(tokenizer, prompt)
+        ids = prompt_ids(tokenizer, prompt)
         with torch.no_grad():
             out = policy.generate(
                 input_ids=torch.tensor([ids], device=device), attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),

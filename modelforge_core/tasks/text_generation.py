@@ -28,7 +28,8 @@ def prompt_completion_pairs(rows: Any, chat: bool) -> list[tuple[Any, str]]:
     return pairs
 
 
-def _prompt_ids(tokenizer: Any, prompt: Any) -> list[int]:
+def prompt_ids(tokenizer: Any, prompt: Any) -> list[int]:
+    """Token ids of a prompt as training formats it: chat template with the generation prompt, or plain text."""
     if isinstance(prompt, list):
         return list(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
     return tokenizer(prompt, add_special_tokens=False)["input_ids"]
@@ -41,10 +42,10 @@ def answer_loss(model: Any, tokenizer: Any, pairs: list[tuple[Any, str]], max_le
     device = next(model.parameters()).device
     total, count = 0.0, 0
     for prompt, answer in pairs:
-        prompt_ids = _prompt_ids(tokenizer, prompt)
+        prompt_part = prompt_ids(tokenizer, prompt)
         answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        ids = (prompt_ids + answer_ids)[-max_length:]
-        labels = ([-100] * len(prompt_ids) + answer_ids)[-max_length:]
+        ids = (prompt_part + answer_ids)[-max_length:]
+        labels = ([-100] * len(prompt_part) + answer_ids)[-max_length:]
         with torch.no_grad():
             out = model(input_ids=torch.tensor([ids], device=device), labels=torch.tensor([labels], device=device))
         n = sum(1 for label in labels[1:] if label != -100)
@@ -59,7 +60,7 @@ def generate_answers(model: Any, tokenizer: Any, prompts: list[Any], max_length:
     device = next(model.parameters()).device
     answers = []
     for prompt in prompts:
-        ids = _prompt_ids(tokenizer, prompt)[-max_length:]
+        ids = prompt_ids(tokenizer, prompt)[-max_length:]
         with torch.no_grad():
             out = model.generate(
                 input_ids=torch.tensor([ids], device=device), attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=device),
