@@ -16,7 +16,8 @@ from pathlib import Path
 
 from .database.database_manager import DatabaseManager
 from .database.models import ACTIVE_JOB_STATES
-from .exceptions import HardwareError, ModelForgeException, TrainingError
+from .exceptions import ModelForgeException, TrainingError
+from .hardware.oom import is_out_of_memory, out_of_memory_error
 from .logging_config import get_logger, setup_logging
 from .schemas import TrainingConfig
 from .services.model_service import ModelService
@@ -137,13 +138,22 @@ class _StoppedBeforeStart(Exception):
 
 
 def _as_modelforge_error(exc: Exception, run: RunFiles) -> ModelForgeException:
-    name = type(exc).__name__
-    if "OutOfMemory" in name or "out of memory" in str(exc).lower():
-        return HardwareError(
-            f"Out of memory during training: {exc}",
-            "Lower the batch size or max_seq_length, turn on gradient checkpointing, or use 4-bit (qlora).",
-        )
-    return TrainingError(f"Training failed: {name}: {exc}", f"The full traceback is in {run.log}.")
+    if is_out_of_memory(exc):
+        return out_of_memory_error(exc, _memory_suggestions(run))
+    return TrainingError(f"Training failed: {type(exc).__name__}: {exc}", f"The full traceback is in {run.log}.")
+
+
+def _memory_suggestions(run: RunFiles) -> list[dict]:
+    """The estimator's changes for this job's config on this machine; [] if it cannot say."""
+    try:
+        from .services.hardware_service import HardwareService
+
+        config = TrainingConfig.model_validate_json(run.config.read_text(encoding="utf-8"))
+        service = HardwareService(get_settings().home)
+        return service.estimate(config, always_suggest=True)["suggestions"]
+    except Exception as exc:  # the OOM is the error to report; a failing estimate must not hide it
+        log.warning("no memory suggestions", extra={"fields": {"error": str(exc)}})
+        return []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ def build_ui(ctx: UIContext) -> gr.Blocks:
         gr.Markdown("# ModelForge\nFine-tune language models on this machine: pick a model and a dataset, train, watch it learn.")
         with gr.Tabs(selected="finetune") as tabs:
             with gr.Tab("Hardware", id="hardware", elem_id="mf-tab-hardware"):
-                create_hardware_tab(ctx)
+                hardware = create_hardware_tab(ctx)
             with gr.Tab("Finetune", id="finetune", elem_id="mf-tab-finetune"):
                 finetune = create_finetune_tab(ctx)
             with gr.Tab("Playground", id="playground", elem_id="mf-tab-playground") as playground_tab:
@@ -34,6 +34,13 @@ def build_ui(ctx: UIContext) -> gr.Blocks:
             with gr.Tab("Models", id="models", elem_id="mf-tab-models") as models_tab:
                 models = ModelsTab(ctx)
         finetune.on_load(blocks)
+        blocks.load(hardware.recommend, hardware.task, [hardware.table, hardware.pick, hardware.offline_note])
+        blocks.load(hardware.live_reading, None, hardware.live, show_progress="hidden")
+        hardware.use.click(
+            lambda task, model_id, dataset: [*finetune.carry(hardware.recommendation(task, model_id), dataset), gr.Tabs(selected="finetune")],
+            [hardware.task, hardware.pick, finetune.form["dataset"]], [*finetune.carried_components(), tabs],
+            api_name="use_recommendation",
+        )
         models_tab.select(models.refreshed, models.model, [models.table, models.model])
         playground_tab.select(lambda v: gr.update(choices=playground.refresh_choices(), value=v), playground.model, playground.model)
         models.open.click(lambda v: (gr.update(choices=playground.refresh_choices(), value=v), gr.Tabs(selected="playground")),

@@ -11,6 +11,7 @@ from modelforge_core.services.model_catalog import ModelCatalog
 from modelforge_core.services.model_service import ModelService
 from modelforge_core.services.playground_service import PlaygroundService
 from modelforge_core.services.training_service import TrainingService
+from modelforge_core.settings import is_offline
 
 
 @dataclass
@@ -31,3 +32,7 @@ class UIContext:
     @property
     def profile(self) -> str:
         return self.machine["compute_profile"]
+
+    @property
+    def offline(self) -> bool:
+        return is_offline()

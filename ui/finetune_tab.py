@@ -22,6 +22,7 @@ from .finetune_form import (
     parse_mapping,
     render_config,
 )
+from .memory_estimate import estimate_markdown
 from .run_panel import RunPanel
 
 
@@ -71,6 +72,10 @@ class FinetuneTab:
                     self.config_json = gr.Code(language="json", label="config.json", elem_id="mf-config-json")
                     self.cli = gr.Code(language="shell", label="CLI", elem_id="mf-cli")
             with gr.Column(scale=2):
+                self.estimate = gr.Markdown(elem_id="mf-estimate")
+                with gr.Group(visible=False, elem_id="mf-confirm") as self.confirm:
+                    self.confirm_text = gr.Markdown()
+                    self.start_anyway = gr.Button("Start anyway", variant="stop", elem_id="mf-start-anyway")
                 self.run = RunPanel(ctx)
         self._wire()
 
@@ -147,10 +152,45 @@ class FinetuneTab:
         rows = pd.DataFrame([{k: _cell(v) for k, v in row.items()} for row in result.rows])
         return text, rows
 
-    def start(self, data: dict):
-        values = self._values(data)
+    def _estimate(self, config) -> dict | None:
         try:
-            config = build_config(values)
+            return self.ctx.hardware.estimate(config, self.ctx.machine)
+        except ModelForgeException:
+            return None
+
+    def estimate_markdown(self, data: dict) -> str:
+        """The memory estimate of the form's current config on this machine."""
+        try:
+            config = build_config(self._values(data))
+            return estimate_markdown(self.ctx.hardware.estimate(config, self.ctx.machine))
+        except ModelForgeException as exc:
+            return f"Memory estimate unavailable: {exc.message}"
+
+    def start(self, data: dict):
+        """Start, unless the estimate says it will not fit: then ask first."""
+        try:
+            config = build_config(self._values(data))
+        except ModelForgeException as exc:
+            return gr.update(), f"⚠️ **{type(exc).__name__}**: {exc.message} {exc.hint}".strip(), gr.update(visible=False), ""
+        estimate = self._estimate(config)
+        if estimate and estimate["verdict"] == "will_not_fit":
+            question = (
+                f"### This run will probably run out of memory\n{estimate_markdown(estimate)}\n\n"
+                "Change the settings, or start anyway (the job fails cleanly if memory runs out)."
+            )
+            return gr.update(), "", gr.update(visible=True), question
+        return (*self._submit(config), gr.update(visible=False), "")
+
+    def start_confirmed(self, data: dict):
+        """Start without asking (after the warning)."""
+        try:
+            config = build_config(self._values(data))
+        except ModelForgeException as exc:
+            return gr.update(), f"⚠️ **{type(exc).__name__}**: {exc.message} {exc.hint}".strip(), gr.update(visible=False), ""
+        return (*self._submit(config), gr.update(visible=False), "")
+
+    def _submit(self, config) -> tuple:
+        try:
             self.ctx.catalog.ensure_ready(config.model_name)
             job = self.ctx.training.submit(config)
         except ModelForgeException as exc:
@@ -159,9 +199,35 @@ class FinetuneTab:
             gr.Info(f"Another job is running: this one is queued at position {job['queue_position']} and starts by itself.")
         return gr.update(choices=self.run.job_choices(), value=job["id"]), ""
 
+    CARRIED = (
+        "task", "model_name", "strategy", "per_device_train_batch_size", "gradient_accumulation_steps", "max_seq_length",
+        "use_4bit", "gradient_checkpointing", "bf16", "fp16", "dataset",
+    )
+
+    def carried_components(self) -> list:
+        return [self.form[name] for name in self.CARRIED]
+
+    def carry(self, item: dict | None, dataset: str) -> list:
+        """Form updates that take a Hardware-tab recommendation: its task, model, strategy and settings."""
+        if item is None:
+            gr.Warning("Pick a recommended model first.")
+            return [gr.update() for _ in self.CARRIED]
+        settings, task = item["settings"], item["task"]
+        strategies = self.ctx.info["strategies_by_task"].get(task, [])
+        _, new_dataset = self.follow_task_and_strategy(task, settings["strategy"], item["model_id"], dataset)
+        values = {name: gr.update(value=settings[name]) for name in self.CARRIED if name in settings}
+        values.update(
+            task=gr.update(value=task),
+            model_name=gr.update(value=item["model_id"]),
+            strategy=gr.update(choices=strategies, value=settings["strategy"]),
+            dataset=new_dataset,
+        )
+        return [values.get(name, gr.update()) for name in self.CARRIED]
+
     def _wire(self) -> None:
         form_inputs = set(self.form.values())
-        self.form["task"].change(self.strategies_for_task, self.form["task"], self.form["strategy"], api_name="strategies_for_task")
+        # .input, not .change: a recommendation carried from the Hardware tab sets task and strategy together
+        self.form["task"].input(self.strategies_for_task, self.form["task"], self.form["strategy"], api_name="strategies_for_task")
         gr.on(
             [self.form["task"].input, self.form["strategy"].input],
             self.follow_task_and_strategy,
@@ -179,9 +245,17 @@ class FinetuneTab:
             lambda data: render_config(self._values(data)), form_inputs, [self.config_json, self.cli, self.form_error],
             api_name="render_config", show_progress="hidden",
         )
+        gr.on(
+            [c.change for c in self.form.values()], self.estimate_markdown, form_inputs, self.estimate,
+            api_name="estimate_memory", show_progress="hidden", trigger_mode="always_last",
+        )
         run = self.run
-        run.start.click(self.start, form_inputs, [run.job, self.form_error], api_name="start").then(
+        start_outputs = [run.job, self.form_error, self.confirm, self.confirm_text]
+        run.start.click(self.start, form_inputs, start_outputs, api_name="start").then(
             run.follow, run.job, run.view_outputs, api_name="follow_job", show_progress="hidden"
+        )
+        self.start_anyway.click(self.start_confirmed, form_inputs, start_outputs, api_name="start_anyway").then(
+            run.follow, run.job, run.view_outputs, show_progress="hidden"
         )
         run.job.input(run.follow, run.job, run.view_outputs, show_progress="hidden")
         run.stop.click(run.stop_job, run.job, run.status, api_name="stop")
@@ -195,6 +269,7 @@ class FinetuneTab:
         blocks.load(run.attach, None, run.job).then(run.follow, run.job, run.view_outputs, show_progress="hidden")
         blocks.load(self.preview, [self.form["dataset"], self.form["task"], self.form["column_mapping"]], [self.preview_status, self.preview_rows])
         blocks.load(lambda data: render_config(self._values(data)), set(self.form.values()), [self.config_json, self.cli, self.form_error])
+        blocks.load(self.estimate_markdown, set(self.form.values()), self.estimate, show_progress="hidden")
 
 
 def _cell(value) -> str:

@@ -1,52 +1,141 @@
-"""The Hardware tab (basic): CPU, RAM, GPUs and the compute profile, from HardwareService."""
+"""The Hardware tab: the machine and its profile, live load, and the models that fit here per task."""
 
 from __future__ import annotations
 
 import gradio as gr
+import pandas as pd
+
+from modelforge_core.exceptions import ModelForgeException
 
 from .context import UIContext
 
+LIVE_INTERVAL_S = 3.0
+TASK_LABELS = {
+    "text-generation": "Text generation (chat, instructions)",
+    "summarization": "Summarization",
+    "extractive-question-answering": "Extractive question answering",
+}
+
 
 def hardware_markdown(machine: dict) -> str:
-    """The machine as readable Markdown."""
+    """The machine as readable Markdown: profile and why, CPU, RAM, disk, GPUs, torch, defaults, packages."""
     cpu = machine["cpu"]
     lines = [
-        f"**Compute profile: `{machine['compute_profile']}`**",
+        f"**Compute profile: `{machine['compute_profile']}`**: {machine['profile_reason']}.",
         "",
         f"- **CPU**: {cpu['model']} ({cpu['cores_physical']} cores, {cpu['cores_logical']} threads)",
         f"- **RAM**: {machine['ram_total_gb']} GB ({machine['ram_available_gb']} GB free)",
         f"- **Disk free** at the data folder: {machine['disk_free_gb']} GB",
         f"- **OS**: {machine['os']}, Python {machine['python']}",
     ]
-    if machine["gpus"]:
-        for gpu in machine["gpus"]:
-            extra = ", ".join(
-                f"{label} {gpu[key]}{unit}"
-                for key, label, unit in (("compute_capability", "compute", ""), ("utilization_percent", "busy", "%"), ("temperature_c", "", "°C"))
-                if key in gpu
-            )
-            lines.append(
-                f"- **GPU {gpu['index']}**: {gpu['name']}, {gpu['memory_total_gb']} GB ({gpu['memory_free_gb']} GB free), driver {gpu['driver']}"
-                + (f", {extra}" if extra else "")
-            )
-    else:
-        lines.append("- **GPU**: none found: training runs on the CPU (small models; the demo model trains in about a minute).")
-    if machine.get("apple_mps"):
+    for gpu in machine["gpus"]:
+        extra = ", ".join(
+            f"{label} {gpu[key]}{unit}"
+            for key, label, unit in (("compute_capability", "compute", ""), ("utilization_percent", "busy", "%"), ("temperature_c", "", "°C"))
+            if key in gpu
+        )
+        lines.append(
+            f"- **GPU {gpu['index']}**: {gpu['name']}, {gpu['memory_total_gb']} GB ({gpu['memory_free_gb']} GB free), driver {gpu['driver']}"
+            + (f", {extra}" if extra else "")
+        )
+    if not machine["gpus"]:
+        lines.append("- **GPU**: none found")
+    torch_view = machine["torch"]
+    if torch_view["cuda"]:
+        lines.append(f"- **CUDA** {torch_view['cuda_version']}: {torch_view['cuda_devices']} GPU(s) usable, bf16 {'yes' if torch_view['bf16'] else 'no'}")
+    if torch_view["mps"]:
         lines.append("- **Apple GPU (MPS)** available")
+    lines += [f"- ⚠️ {note}" for note in machine["notes"]]
     defaults = ", ".join(f"{k} = {v}" for k, v in machine["profile_defaults"].items())
-    lines += ["", f"Defaults for this profile: {defaults}.", "", "Packages: " + ", ".join(
+    lines += ["", f"Defaults for this profile (the Finetune tab starts from them): {defaults}.", "", "Packages: " + ", ".join(
         f"{name} {version or '(not installed)'}" for name, version in machine["packages"].items())]
     return "\n".join(lines)
 
 
-def create_hardware_tab(ctx: UIContext) -> dict:
-    """Builds the tab's components; returns them by name."""
-    summary = gr.Markdown(hardware_markdown(ctx.machine), elem_id="mf-hardware")
-    refresh = gr.Button("Refresh", size="sm")
+def live_markdown(reading: dict) -> str:
+    """Current load: each GPU's memory and utilization, else CPU and RAM."""
+    if reading["gpus"]:
+        return "\n".join(
+            f"- GPU {g['index']}: {g['memory_used_gb']} / {g['memory_total_gb']} GB, {g.get('utilization_percent', '?')}% busy"
+            for g in reading["gpus"]
+        ) + f"\n- CPU {reading['cpu_percent']}%, RAM {reading['ram_used_gb']} / {reading['ram_total_gb']} GB"
+    return f"- CPU {reading['cpu_percent']}% busy\n- RAM {reading['ram_used_gb']} / {reading['ram_total_gb']} GB in use"
 
-    def detect() -> str:
-        ctx.machine = ctx.hardware.detect()
-        return hardware_markdown(ctx.machine)
 
-    refresh.click(detect, outputs=summary, api_name="hardware")
-    return {"summary": summary, "refresh": refresh}
+def recommendations_frame(items: list[dict]) -> pd.DataFrame:
+    """One row per recommended model."""
+    rows = [
+        {
+            "model": item["model_id"],
+            "parameters": item["params_label"],
+            "strategy": item["strategy"] + (" (4-bit)" if item["settings"]["use_4bit"] else ""),
+            "batch": item["settings"]["per_device_train_batch_size"],
+            "est. peak GB": item["peak_gb"],
+            "also fits with": ", ".join(f["strategy"] + (" 4-bit" if f["use_4bit"] else "") for f in item["fits_with"] if f["strategy"] != item["strategy"]),
+            "note": item["note"],
+        }
+        for item in items
+    ]
+    return pd.DataFrame(rows, columns=["model", "parameters", "strategy", "batch", "est. peak GB", "also fits with", "note"])
+
+
+class HardwareTab:
+    """The report, the live load and the recommendations, with a button into the Finetune tab."""
+
+    def __init__(self, ctx: UIContext):
+        self.ctx = ctx
+        self._recommended: dict[str, list[dict]] = {}
+        with gr.Row():
+            with gr.Column(scale=3):
+                self.summary = gr.Markdown(hardware_markdown(ctx.machine), elem_id="mf-hardware")
+                self.refresh = gr.Button("Detect again", size="sm")
+            with gr.Column(scale=2):
+                gr.Markdown(f"### Live load (every {LIVE_INTERVAL_S:g} s)")
+                self.live = gr.Markdown(elem_id="mf-live")
+                self.timer = gr.Timer(LIVE_INTERVAL_S)
+        gr.Markdown(
+            "### What this machine can train\nModels that fit here by the memory estimate, with the strategy that makes them fit "
+            "(largest first). Pick one and carry it into the Finetune tab with its settings."
+        )
+        with gr.Row():
+            self.task = gr.Dropdown([(label, task) for task, label in TASK_LABELS.items()], value="text-generation", label="Task", scale=1)
+            self.pick = gr.Dropdown([], label="Recommended model", elem_id="mf-recommendation", scale=2)
+            self.use = gr.Button("Use in Finetune", variant="primary", elem_id="mf-use-recommendation", scale=1)
+        self.offline_note = gr.Markdown()
+        self.table = gr.Dataframe(interactive=False, wrap=True, elem_id="mf-recommendations")
+        self.refresh.click(self.detect, outputs=self.summary, api_name="hardware")
+        self.timer.tick(self.live_reading, outputs=self.live, show_progress="hidden", api_name="hardware_live")
+        self.task.change(self.recommend, self.task, [self.table, self.pick, self.offline_note], api_name="recommendations")
+
+    def detect(self) -> str:
+        self.ctx.machine = self.ctx.hardware.detect()
+        self._recommended.clear()
+        return hardware_markdown(self.ctx.machine)
+
+    def live_reading(self) -> str:
+        return live_markdown(self.ctx.hardware.live())
+
+    def recommendations(self, task: str) -> list[dict]:
+        if task not in self._recommended:
+            self._recommended[task] = self.ctx.hardware.recommendations(task, self.ctx.machine)
+        return self._recommended[task]
+
+    def recommend(self, task: str):
+        try:
+            items = self.recommendations(task)
+        except ModelForgeException as exc:
+            return pd.DataFrame(), gr.update(choices=[], value=None), f"⚠️ {exc.message}"
+        choices = [(f"{i['model_id']} ({i['params_label']}, {i['strategy']})", i["model_id"]) for i in items]
+        note = ""
+        if self.ctx.offline:
+            note = "Offline: these models download from the Hugging Face Hub when training starts. Connect first, or train the demo models."
+        if not items:
+            note = "No recommended model fits this machine's memory for this task; the demo models still train here."
+        return recommendations_frame(items), gr.update(choices=choices, value=choices[0][1] if choices else None), note
+
+    def recommendation(self, task: str, model_id: str) -> dict | None:
+        return next((i for i in self.recommendations(task) if i["model_id"] == model_id), None)
+
+
+def create_hardware_tab(ctx: UIContext) -> HardwareTab:
+    return HardwareTab(ctx)

@@ -47,11 +47,17 @@ def is_qa_encoder(model_config: dict) -> bool:
         return False
     from transformers.models.auto.modeling_auto import (
         MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
         MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES,
     )
 
     model_type = model_config.get("model_type")
-    return model_type in MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES and model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    if model_type not in MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES:
+        return False
+    if architectures:  # an encoder checkpoint (ForMaskedLM, ForPreTraining, ...): causal ones returned above
+        return True
+    # BERT and RoBERTa also have a causal head class; an encoder is one with a masked-LM head
+    return model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 
 def check_model_serves_task(model_id: str, model_config: dict, task: str) -> str:

@@ -1,11 +1,7 @@
-"""``HardwareService``: what this machine has (CPU, RAM, GPUs, disk) and its compute profile.
+"""``HardwareService``: what this machine has, its compute profile, what it can train, and whether a run fits.
 
-GPUs are read through NVML (nvidia-ml-py), so the app process never needs torch for this. No GPU
-is a valid answer (the ``cpu`` profile), never an error; NVML's own errors are caught.
-
-Profiles (the seed's, plus ``cpu``), from the total memory of all NVIDIA GPUs and the RAM:
-``cpu`` without a GPU; ``low_end`` below 7.2 GB of VRAM; ``high_end`` at 15.2 GB of VRAM or more
-with 15.2 GB of RAM or more; ``mid_range`` otherwise.
+Readings come from ``modelforge_core.hardware`` (NVML, torch, psutil); the profile rule is in
+``hardware/profiles.py``; the memory estimator in ``hardware/estimator.py``.
 """
 
 from __future__ import annotations
@@ -13,145 +9,185 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import sys
-from importlib import metadata
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
 
-from ..logging_config import get_logger
+from ..exceptions import ModelAccessError
+from ..hardware import detection
+from ..hardware.catalog import known_config
+from ..hardware.estimator import GB, TrainingPlan, estimate_memory, suggest, verdict
+from ..hardware.model_shape import model_shape
+from ..hardware.profiles import PROFILE_REFERENCE_MEMORY_GB, compute_profile, profile_defaults
+from ..hardware.recommendations import recommend
 
-log = get_logger("hardware")
-GB = 1024**3
-LOW_END_VRAM_GB = 7.2
-HIGH_END_GB = 15.2
-PACKAGES = ("torch", "transformers", "trl", "peft", "bitsandbytes", "unsloth", "datasets", "gradio")
-
-PROFILE_DEFAULTS = {
-    "cpu": {"per_device_train_batch_size": 4, "gradient_accumulation_steps": 1, "max_seq_length": 512, "use_4bit": False, "bf16": False},
-    "low_end": {"per_device_train_batch_size": 1, "gradient_accumulation_steps": 8, "max_seq_length": 1024, "use_4bit": True, "bf16": False},
-    "mid_range": {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 4, "max_seq_length": 2048, "use_4bit": True, "bf16": True},
-    "high_end": {"per_device_train_batch_size": 4, "gradient_accumulation_steps": 2, "max_seq_length": 2048, "use_4bit": False, "bf16": True},
-}
+VERDICT_WORDS = {"fits": "fits", "tight": "tight: it may run out of memory", "will_not_fit": "will not fit"}
 
 
-def compute_profile(gpu_memory_gb: float, ram_gb: float) -> str:
-    """The profile for ``gpu_memory_gb`` of total GPU memory (0: no GPU) and ``ram_gb`` of RAM."""
-    if gpu_memory_gb <= 0:
-        return "cpu"
-    if gpu_memory_gb < LOW_END_VRAM_GB:
-        return "low_end"
-    if gpu_memory_gb >= HIGH_END_GB and ram_gb >= HIGH_END_GB:
-        return "high_end"
-    return "mid_range"
+def training_device(machine: dict) -> str:
+    """cuda, mps or cpu: where a job trains on this machine."""
+    if machine["torch"]["cuda"]:
+        return "cuda"
+    return "mps" if machine["torch"]["mps"] else "cpu"
 
 
-def profile_defaults(profile: str) -> dict:
-    """Training defaults (batch, accumulation, sequence length, 4-bit, bf16) for a profile."""
-    return dict(PROFILE_DEFAULTS.get(profile, PROFILE_DEFAULTS["cpu"]))
-
-
-def nvidia_gpus() -> list[dict]:
-    """Every NVIDIA GPU NVML sees; [] when there is none or NVML is missing."""
-    try:
-        import pynvml
-    except ImportError:
-        return []
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return []
-    gpus = []
-    try:
-        driver = _text(pynvml.nvmlSystemGetDriverVersion())
-        for index in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-            memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
-            gpu = {
-                "index": index,
-                "name": _text(pynvml.nvmlDeviceGetName(handle)),
-                "memory_total_gb": round(memory.total / GB, 2),
-                "memory_free_gb": round(memory.free / GB, 2),
-                "driver": driver,
-            }
-            gpu.update(_optional_gpu_fields(pynvml, handle))
-            gpus.append(gpu)
-    except pynvml.NVMLError as exc:
-        log.warning("NVML query failed", extra={"fields": {"error": str(exc)}})
-    finally:
-        try:
-            pynvml.nvmlShutdown()
-        except pynvml.NVMLError:
-            pass
-    return gpus
-
-
-def _optional_gpu_fields(pynvml, handle) -> dict:
-    fields = {}
-    for key, query in (
-        ("compute_capability", lambda: ".".join(map(str, pynvml.nvmlDeviceGetCudaComputeCapability(handle)))),
-        ("utilization_percent", lambda: pynvml.nvmlDeviceGetUtilizationRates(handle).gpu),
-        ("temperature_c", lambda: pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU)),
-    ):
-        try:
-            fields[key] = query()
-        except pynvml.NVMLError:
-            continue
-    return fields
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def package_versions() -> dict[str, str | None]:
-    """Installed versions of the ML packages, read from metadata (nothing is imported)."""
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+def training_memory_gb(machine: dict) -> float:
+    """Memory a job can use: the largest GPU torch can use, or the RAM (CPU, and MPS which shares it)."""
+    if training_device(machine) == "cuda":
+        usable = machine["gpus"][: machine["torch"]["cuda_devices"]] or machine["gpus"]
+        return max((gpu["memory_total_gb"] for gpu in usable), default=0.0)
+    return machine["ram_total_gb"]
 
 
 class HardwareService:
-    """Detects the machine once per call; cheap enough to call on every page load."""
+    """Detects the machine (cheap: NVML and psutil; torch only where GPUs or MPS may be)."""
 
     def __init__(self, home: Path):
         self.home = Path(home)
+        self._torch: dict | None = None
+
+    def _torch_readings(self, gpus: list[dict]) -> dict:
+        if not detection.needs_torch_probe(gpus):
+            return {"cuda": False, "cuda_devices": 0, "cuda_version": None, "bf16": False, "mps": False}
+        if self._torch is None:
+            self._torch = detection.torch_accelerators()
+        return self._torch
 
     def detect(self) -> dict:
-        gpus = nvidia_gpus()
+        """The full report: CPU, RAM, disk, GPUs, torch's view, packages, profile and its defaults."""
+        gpus, nvml_note = detection.nvidia_gpus()
         ram = psutil.virtual_memory()
         disk = shutil.disk_usage(self.home if self.home.exists() else Path.home())
-        gpu_memory = sum(g["memory_total_gb"] for g in gpus)
-        profile = compute_profile(gpu_memory, ram.total / GB)
-        return {
+        machine = {
             "cpu": {
-                "model": _cpu_name(),
+                "model": detection.cpu_name(),
                 "cores_physical": psutil.cpu_count(logical=False),
                 "cores_logical": psutil.cpu_count(logical=True),
             },
             "ram_total_gb": round(ram.total / GB, 2),
             "ram_available_gb": round(ram.available / GB, 2),
             "gpus": gpus,
-            "apple_mps": sys.platform == "darwin" and platform.machine() == "arm64",
+            "torch": self._torch_readings(gpus),
             "disk_free_gb": round(disk.free / GB, 1),
             "os": f"{platform.system()} {platform.release()}",
             "python": platform.python_version(),
-            "packages": package_versions(),
-            "compute_profile": profile,
-            "profile_defaults": profile_defaults(profile),
+            "packages": detection.package_versions(),
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "notes": [note for note in (nvml_note,) if note],
         }
+        machine["apple_mps"] = machine["torch"]["mps"]
+        device = training_device(machine)
+        memory = training_memory_gb(machine)
+        profile = compute_profile(memory if device == "cuda" else 0.0, machine["ram_total_gb"], mps=device == "mps")
+        machine.update(
+            training_device=device,
+            training_memory_gb=memory,
+            compute_profile=profile,
+            profile_reason=_profile_reason(machine, device, memory, profile),
+            profile_defaults=profile_defaults(profile, device, machine["torch"]["bf16"]),
+        )
+        if gpus and device != "cuda":
+            machine["notes"].append(
+                "NVIDIA GPU found, but this torch cannot use it (a CPU-only build?): training runs on the CPU. "
+                "Install a CUDA build of torch (see pytorch.org) to train on the GPU."
+            )
+        return machine
+
+    def live(self) -> dict:
+        """Current load: GPU memory and utilization per GPU, CPU percent and RAM in use."""
+        gpus, _ = detection.nvidia_gpus()
+        ram = psutil.virtual_memory()
+        return {
+            "gpus": [
+                {k: gpu.get(k) for k in ("index", "name", "memory_used_gb", "memory_total_gb", "utilization_percent")} for gpu in gpus
+            ],
+            "cpu_percent": psutil.cpu_percent(interval=None),
+            "ram_used_gb": round((ram.total - ram.available) / GB, 2),
+            "ram_total_gb": round(ram.total / GB, 2),
+        }
+
+    def recommendations(self, task: str, machine: dict | None = None) -> list[dict]:
+        """Models for ``task`` that fit this machine, with their strategy, size and estimated peak."""
+        machine = machine or self.detect()
+        return recommend(
+            task, _budget_gb(machine), machine["compute_profile"], machine["training_device"], machine["torch"]["bf16"]
+        )
+
+    def estimate(self, config, machine: dict | None = None, always_suggest: bool = False) -> dict:
+        """Will ``config`` (a TrainingConfig) fit here? The estimate, the verdict and changes that would help
+        (only when it does not fit, unless ``always_suggest``: after a real out-of-memory error)."""
+        machine = machine or self.detect()
+        device = machine["training_device"]
+        budget = _budget_gb(machine) * GB
+        shape, plan, reward = _shape_and_plan(config, device)
+        estimate = estimate_memory(shape, plan, reward)
+        result = {
+            **estimate.to_dict(),
+            "device": device,
+            "available_gb": round(budget / GB, 2),
+            "verdict": verdict(estimate, budget),
+            "params": shape.total_params,
+        }
+        other = estimate_memory(shape, replace(plan, gradient_checkpointing=not plan.gradient_checkpointing), reward)
+        result["other_checkpointing"] = {"gradient_checkpointing": not plan.gradient_checkpointing, "peak_gb": round(other.total / GB, 3)}
+        wanted = always_suggest or result["verdict"] != "fits"
+        result["suggestions"] = suggest(shape, plan, budget, reward) if wanted else []
+        return result
+
+
+def _budget_gb(machine: dict) -> float:
+    """GPU: the training GPU's memory; CPU and MPS: the RAM free now (other programs keep theirs)."""
+    if machine["training_device"] != "cuda" and "ram_available_gb" in machine:
+        return machine["ram_available_gb"]
+    return machine["training_memory_gb"]
+
+
+def _profile_reason(machine: dict, device: str, memory: float, profile: str) -> str:
+    if device == "cuda":
+        return f"the largest GPU torch can use has {memory:.1f} GB, and the machine {machine['ram_total_gb']:.1f} GB of RAM"
+    if device == "mps":
+        return f"Apple GPU (MPS) sharing {machine['ram_total_gb']:.1f} GB of RAM"
+    return "no GPU that torch can train on: small models only (the demo models train in about a minute)"
+
+
+def _shape_and_plan(config, device: str):
+    from ..providers.model_classes import check_model_serves_task
+    from ..providers.model_source import read_model_config
+
+    try:
+        model_config = read_model_config(config.model_name)
+    except ModelAccessError:
+        model_config = known_config(config.model_name)  # recommended models estimate offline too
+        if model_config is None:
+            raise
+    model_class = check_model_serves_task(config.model_name, model_config, config.task)
+    shape = model_shape(model_config, model_class)
+    reward = None
+    if config.strategy == "rlhf" and config.reward_model:
+        reward = model_shape(read_model_config(config.reward_model), "AutoModelForSequenceClassification")
+    return shape, TrainingPlan.from_config(config, device), reward
+
+
+def estimate_config(config, device: str = "cpu") -> dict:
+    """The estimator's figure for ``config`` on ``device``, without reading this machine."""
+    shape, plan, reward = _shape_and_plan(config, device)
+    return estimate_memory(shape, plan, reward).to_dict()
+
+
+def given_machine(device: str, memory_gb: float, bf16: bool = True) -> dict:
+    """A machine described by hand (``estimate --device cuda --memory-gb 24``), not detected."""
+    profile = compute_profile(memory_gb if device == "cuda" else 0.0, memory_gb, mps=device == "mps")
+    return {
+        "compute_profile": profile,
+        "training_device": device,
+        "training_memory_gb": memory_gb,
+        "torch": {"cuda": device == "cuda", "bf16": bf16 and device == "cuda", "mps": device == "mps", "cuda_devices": int(device == "cuda")},
+    }
+
+
+def reference_machine(profile: str) -> dict:
+    """The smallest common machine of a profile (its recommendations must fit it)."""
+    machine = given_machine("cpu" if profile == "cpu" else "cuda", PROFILE_REFERENCE_MEMORY_GB[profile], bf16=profile != "low_end")
+    machine["compute_profile"] = profile
+    return machine

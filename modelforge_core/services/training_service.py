@@ -7,6 +7,7 @@ under a file lock (several processes may call it) and marks jobs whose worker di
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 import uuid
@@ -220,10 +221,16 @@ class TrainingService:
             if alive:
                 continue
             message = "The training process ended unexpectedly (killed, crashed or out of memory)."
+            hint = "Resume it to continue from its last checkpoint; the log is in worker.log."
+            if process is not None and process.returncode == -getattr(signal, "SIGKILL", 9):
+                message = (
+                    "The training process was killed (SIGKILL). On Linux that is usually the out-of-memory killer: "
+                    "the run needed more RAM than was free."
+                )
+                hint = "Check the estimate next to Start, lower the batch size or max_seq_length, then resume. " + hint
             if self.db.transition_job(
                 job["id"], ACTIVE_JOB_STATES, "interrupted", finished_at=_now(),
-                error_type="TrainingError", error_message=message,
-                error_hint="Resume it to continue from its last checkpoint; the log is in worker.log.",
+                error_type="TrainingError", error_message=message, error_hint=hint,
             ):
                 EventLog(RunFiles(Path(job["run_dir"])).events).write("end", status="interrupted", message=message)
                 log.warning("job interrupted", extra={"fields": {"job_id": job["id"]}})

@@ -45,18 +45,25 @@ class RunResult:
     output_dir: Path | None = None
 
 
-def run_training(
-    config: TrainingConfig,
-    run: RunFiles,
-    events: EventLog,
-    output_dir: Path,
-    *,
-    resume: bool = False,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> RunResult:
-    """Train one config end to end; raises ModelForgeException subclasses for user errors."""
-    started = time.monotonic()
-    checkpoint = _checkpoint_to_resume(run) if resume else None
+@dataclass
+class PreparedRun:
+    """A trainer ready to train, with what the rest of the run needs."""
+
+    config: TrainingConfig
+    strategy: Any
+    tokenizer: Any
+    trainer: Any
+    callback: EventCallback
+    task_metrics: TaskMetricsCallback | None
+    has_eval: bool
+    trainable: int
+    total: int
+
+
+def prepare_run(
+    config: TrainingConfig, run: RunFiles, events: EventLog, on_progress: Callable[[int, int], None] | None = None
+) -> PreparedRun:
+    """Load model and tokenizer, prepare them and the data, build the trainer with its callbacks."""
     provider = ProviderFactory.create(config.provider)
     provider.check_available()
     strategy = StrategyFactory.create(config.strategy, provider=provider, output_dir=run.checkpoints)
@@ -101,19 +108,36 @@ def run_training(
     if task_metrics:
         callbacks.append(task_metrics)
     trainer = strategy.create_trainer(model, train_data, eval_data, tokenizer, config, callbacks)
+    return PreparedRun(config, strategy, tokenizer, trainer, callback, task_metrics, eval_data is not None, trainable, total)
+
+
+def run_training(
+    config: TrainingConfig,
+    run: RunFiles,
+    events: EventLog,
+    output_dir: Path,
+    *,
+    resume: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Train one config end to end; raises ModelForgeException subclasses for user errors."""
+    started = time.monotonic()
+    checkpoint = _checkpoint_to_resume(run) if resume else None
+    prepared = prepare_run(config, run, events, on_progress)
+    trainer, callback = prepared.trainer, prepared.callback
     if checkpoint:
         events.log(f"Resuming from {checkpoint.name}")
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if callback.stop_requested:
         return RunResult("stopped", {"steps": trainer.state.global_step})
 
-    metrics = _final_metrics(trainer, train_output, callback, eval_data is not None, strategy)
-    if task_metrics:
-        metrics.update(task_metrics.final_metrics())
+    metrics = _final_metrics(trainer, train_output, callback, prepared.has_eval, prepared.strategy)
+    if prepared.task_metrics:
+        metrics.update(prepared.task_metrics.final_metrics())
     if hasattr(trainer, "extra_metrics"):
         metrics.update(trainer.extra_metrics())
-    metrics.update(trainable_params=trainable, total_params=total, runtime_s=round(time.monotonic() - started, 1))
-    _save_model(trainer, tokenizer, config, output_dir, metrics, trainable_only=config.finetuning_type == "lora")
+    metrics.update(trainable_params=prepared.trainable, total_params=prepared.total, runtime_s=round(time.monotonic() - started, 1))
+    _save_model(trainer, prepared.tokenizer, config, output_dir, metrics, trainable_only=config.finetuning_type == "lora")
     return RunResult("completed", metrics, output_dir)
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory measured against a baseline, results in bench/RESULTS.md."""

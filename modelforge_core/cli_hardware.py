@@ -1,0 +1,137 @@
+"""CLI commands about the machine: ``hardware`` (the report) and ``estimate`` (will a run fit?)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .cli_output import print_json
+
+COMPONENT_LABELS = {
+    "weights": "base weights",
+    "adapter": "adapter (LoRA)",
+    "gradients": "gradients",
+    "optimizer": "optimizer state",
+    "activations": "activations",
+    "logits": "output logits and loss",
+    "reward_model": "reward model",
+}
+VERDICTS = {"fits": "fits", "tight": "TIGHT: it may run out of memory", "will_not_fit": "WILL NOT FIT"}
+
+
+def add_parsers(sub) -> None:
+    """Adds ``hardware`` and ``estimate`` to the CLI's subcommands."""
+    hardware = sub.add_parser("hardware", help="What this machine has, its compute profile and its training defaults.")
+    hardware.add_argument("--json", action="store_true")
+    hardware.add_argument("--recommend", metavar="TASK", help="Also list the models that fit here for a task.")
+
+    estimate = sub.add_parser("estimate", help="Peak training memory from the model's config alone; will it fit here?")
+    estimate.add_argument("--model", required=True, help="Hub id or local model folder (only config.json is read).")
+    estimate.add_argument("--strategy", default="sft", choices=("sft", "qlora", "dpo", "rlhf", "full"),
+                          help="sft = LoRA; full = every weight.")
+    estimate.add_argument("--task", default="text-generation")
+    estimate.add_argument("--batch-size", type=int, default=4)
+    estimate.add_argument("--max-seq-length", type=int, default=512)
+    estimate.add_argument("--lora-r", type=int, default=16)
+    estimate.add_argument("--gradient-checkpointing", action="store_true")
+    estimate.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default="auto",
+                          help="auto: this machine's default (bf16 where supported, fp32 on the CPU).")
+    estimate.add_argument("--device", choices=("cpu", "cuda", "mps"), help="Estimate for another machine (with --memory-gb).")
+    estimate.add_argument("--memory-gb", type=float, help="That machine's GPU memory (or RAM for cpu).")
+    estimate.add_argument("--json", action="store_true")
+
+
+def cmd_hardware(args: argparse.Namespace) -> int:
+    from .dependencies import get_hardware_service
+
+    service = get_hardware_service()
+    machine = service.detect()
+    if args.recommend:
+        machine["recommendations"] = service.recommendations(args.recommend, machine)
+    if args.json:
+        print_json(machine)
+        return 0
+    print(hardware_text(machine))
+    for item in machine.get("recommendations", []):
+        print(f"  {item['model_id']} ({item['params_label']}): {item['strategy']}, about {item['peak_gb']} GB")
+    return 0
+
+
+def hardware_text(machine: dict) -> str:
+    """The report as plain lines."""
+    cpu = machine["cpu"]
+    lines = [
+        f"Compute profile: {machine['compute_profile']}: {machine['profile_reason']}",
+        f"CPU: {cpu['model']} ({cpu['cores_physical']} cores, {cpu['cores_logical']} threads)",
+        f"RAM: {machine['ram_total_gb']} GB ({machine['ram_available_gb']} GB free)",
+        f"Disk free at the data folder: {machine['disk_free_gb']} GB",
+        f"OS: {machine['os']}, Python {machine['python']}",
+    ]
+    for gpu in machine["gpus"]:
+        lines.append(f"GPU {gpu['index']}: {gpu['name']}, {gpu['memory_total_gb']} GB ({gpu['memory_free_gb']} GB free), driver {gpu['driver']}")
+    if not machine["gpus"]:
+        lines.append("GPU: none")
+    if machine["torch"]["mps"]:
+        lines.append("Apple GPU (MPS): available")
+    lines += [f"note: {note}" for note in machine["notes"]]
+    lines.append("Defaults: " + ", ".join(f"{k}={v}" for k, v in machine["profile_defaults"].items()))
+    lines.append("Packages: " + ", ".join(f"{k} {v or '-'}" for k, v in machine["packages"].items()))
+    return "\n".join(lines)
+
+
+def _config(args: argparse.Namespace, machine: dict):
+    from .schemas import TrainingConfig
+
+    precision = args.precision
+    if precision == "auto":
+        precision = "fp32" if machine["training_device"] != "cuda" else "bf16" if machine["torch"]["bf16"] else "fp16"
+    return TrainingConfig(
+        model_name=args.model, dataset="(estimate)", task=args.task,
+        strategy="sft" if args.strategy == "full" else args.strategy,
+        finetuning_type="full" if args.strategy == "full" else "lora",
+        per_device_train_batch_size=args.batch_size, max_seq_length=args.max_seq_length, lora_r=args.lora_r,
+        gradient_checkpointing=args.gradient_checkpointing, bf16=precision == "bf16", fp16=precision == "fp16",
+    )
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from .dependencies import get_hardware_service
+    from .exceptions import ConfigurationError
+    from .services.hardware_service import given_machine
+
+    service = get_hardware_service()
+    if bool(args.device) != bool(args.memory_gb):
+        raise ConfigurationError("--device and --memory-gb go together.", "Give both to estimate for another machine, or neither for this one.")
+    machine = given_machine(args.device, args.memory_gb) if args.device else service.detect()
+    result = service.estimate(_config(args, machine), machine)
+    if args.json:
+        print_json(result)
+        return 0
+    print(estimate_text(args, result))
+    return 0
+
+
+def size(gb: float) -> str:
+    """1.5 -> '1.50 GB', 0.0123 -> '12.6 MB'."""
+    return f"{gb:.2f} GB" if gb >= 1 else f"{gb * 1024:.1f} MB"
+
+
+def estimate_text(args: argparse.Namespace, result: dict) -> str:
+    """The estimate as aligned lines: components, peak, verdict, changes that help."""
+    head = (
+        f"{args.model}: {result['params'] / 1e6:,.0f}M parameters, {args.strategy}, batch {args.batch_size} x "
+        f"{args.max_seq_length} tokens, on {result['device']}"
+    )
+    lines = [head]
+    for name, value in result["components_gb"].items():
+        if value:
+            lines.append(f"  {COMPONENT_LABELS.get(name, name):<30}{size(value):>10}")
+    framework = "CUDA context and workspace" if result["device"] == "cuda" else "Python process and libraries"
+    lines.append(f"  {framework:<30}{size(result['framework_gb']):>10}")
+    lines.append(f"  {'peak':<30}{size(result['peak_gb']):>10} of {result['available_gb']} GB: {VERDICTS[result['verdict']]}")
+    other = result["other_checkpointing"]
+    lines.append(f"  with gradient checkpointing {'on' if other['gradient_checkpointing'] else 'off'}: {size(other['peak_gb'])}")
+    lines += [f"  note: {note}" for note in result["notes"]]
+    if result["suggestions"]:
+        lines.append("Changes that would help:")
+        lines += [f"  - {s['change']}: {s['peak_gb']} GB ({VERDICTS[s['verdict']]})" for s in result["suggestions"]]
+    return "\n".join(lines)

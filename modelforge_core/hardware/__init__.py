@@ -1,0 +1,1 @@
+"""Hardware: readings of this machine, compute profiles, the memory estimator, recommendations."""

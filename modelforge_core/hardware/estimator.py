@@ -1,0 +1,297 @@
+"""Peak training memory from a model's shape and the training settings, before anything is loaded.
+
+The figure is split into weights, adapter, gradients, optimizer state, activations (the tensors kept
+for the backward pass), output logits (with the loss's float32 copies) and the framework's own
+share (CUDA context, or the Python process on the CPU). Activations follow the per-layer tensors a
+transformer block keeps for backward (Korthikanti et al., 2022, "Reducing Activation Recomputation
+in Large Transformer Models"), with memory-efficient attention (no seq x seq matrix kept), as
+PyTorch's SDPA does. Rows are assumed ``max_seq_length`` long: a batch is padded to its longest
+row, so shorter data needs less. The tolerance measured against real runs is in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .model_shape import ModelShape
+
+GB = 1024**3
+# bitsandbytes nf4: 4 bits per weight plus one 8-bit absmax per 64 weights and, with double
+# quantization, one float32 per 256 absmax values.
+NF4_BYTES_PER_PARAM = 0.5 + 1 / 64 + 4 / (64 * 256)
+CUDA_CONTEXT_BYTES = int(0.5 * GB)  # CUDA context, cuBLAS workspace, allocator slack
+CPU_PROCESS_BYTES = int(1.0 * GB)  # Python with torch, transformers, trl and the dataset loaded
+FITS_SHARE = 0.85  # above 85% of the memory a run is "tight": fragmentation and spikes can tip it over
+EIGHT_BIT_OPTIMIZERS = ("8bit",)
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """The settings that decide memory; ``strategy`` is sft, qlora, dpo or rlhf."""
+
+    strategy: str = "sft"
+    full_finetuning: bool = False
+    use_4bit: bool = False
+    batch_size: int = 4
+    max_seq_length: int = 512
+    precision: str = "fp32"  # fp32, bf16 or fp16 (mixed precision on a GPU)
+    gradient_checkpointing: bool = False
+    lora_r: int = 16
+    target_modules: str | tuple[str, ...] = "all-linear"
+    lora_dropout: float = 0.05
+    optim: str = "adamw_torch"
+    device: str = "cpu"  # cpu, cuda or mps
+    num_generations: int = 4
+    max_completion_length: int = 64
+    reward_batch_size: int | None = None
+
+    @property
+    def full(self) -> bool:
+        return self.full_finetuning
+
+    @property
+    def four_bit(self) -> bool:
+        return self.use_4bit or self.strategy == "qlora"
+
+    @classmethod
+    def from_config(cls, config, device: str) -> TrainingPlan:
+        """The plan of a TrainingConfig run on ``device`` (mixed precision only on a GPU)."""
+        precision = "fp32"
+        if device != "cpu":
+            precision = "bf16" if config.bf16 else "fp16" if config.fp16 else "fp32"
+        target = config.target_modules if isinstance(config.target_modules, str) else tuple(config.target_modules)
+        return cls(
+            strategy=config.strategy,
+            full_finetuning=config.finetuning_type == "full",
+            use_4bit=config.use_4bit,
+            batch_size=config.per_device_train_batch_size,
+            max_seq_length=config.max_seq_length,
+            precision=precision,
+            gradient_checkpointing=config.gradient_checkpointing,
+            lora_r=config.lora_r,
+            target_modules=target,
+            lora_dropout=config.lora_dropout,
+            optim=config.optim,
+            device=device,
+            num_generations=config.num_generations,
+            max_completion_length=config.max_completion_length,
+            reward_batch_size=config.reward_batch_size,
+        )
+
+
+@dataclass
+class MemoryEstimate:
+    """Bytes per component; ``tensors`` is what PyTorch allocates, ``total`` adds the framework."""
+
+    components: dict[str, int] = field(default_factory=dict)
+    framework: int = 0
+    trainable_params: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tensors(self) -> int:
+        return sum(self.components.values())
+
+    @property
+    def total(self) -> int:
+        return self.tensors + self.framework
+
+    def to_dict(self) -> dict:
+        return {
+            "peak_gb": round(self.total / GB, 3),
+            "tensors_gb": round(self.tensors / GB, 3),
+            "components_gb": {name: round(value / GB, 4) for name, value in self.components.items()},
+            "framework_gb": round(self.framework / GB, 3),
+            "trainable_params": self.trainable_params,
+            "notes": list(self.notes),
+        }
+
+
+def _weight_bytes(shape: ModelShape, plan: TrainingPlan) -> tuple[int, int]:
+    """(bytes of the base weights, bytes per element of the compute dtype)."""
+    compute = 4 if plan.precision == "fp32" and shape.checkpoint_dtype_bytes == 4 else 2
+    if plan.device == "cpu" and plan.precision != "fp32":
+        compute = shape.checkpoint_dtype_bytes
+    stored = shape.checkpoint_dtype_bytes
+    if plan.four_bit:
+        other = shape.total_params - shape.linear_params
+        # transformers keeps the non-quantized parts in the compute dtype when loading in 4-bit
+        other_bytes = 2 if plan.device != "cpu" else stored
+        return int(shape.linear_params * NF4_BYTES_PER_PARAM + other * other_bytes), compute
+    return shape.total_params * stored, compute
+
+
+def _block_activation_elements(shape: ModelShape, plan: TrainingPlan) -> tuple[float, float]:
+    """(elements kept per token per block in the compute dtype, in float32), without checkpointing."""
+    h, i = shape.hidden_size, shape.intermediate_size
+    mlp = 4 * i if shape.gated_mlp else 2 * i  # gate, up, act(gate), product / up, act(up)
+    if shape.kind == "encoder":
+        # self-attention: input, q, k, v, output, o-proj input; two LayerNorms; dropout masks
+        return 6 * h + mlp, 4 * h
+    # decoder block: norm output, q, k, v (after grouped-query heads are repeated), attention
+    # output, o-proj input, second norm output; RMSNorm keeps float32 copies of its input
+    return 7 * h + mlp, 4 * h
+
+
+def _lora_dropout_bytes_per_token(shape: ModelShape, plan: TrainingPlan, act: int) -> int:
+    if plan.full or plan.lora_dropout <= 0 or not shape.num_layers:
+        return 0
+    per_model = sum(layer.in_features for layer in shape.linears)
+    return int(per_model * (act + 1))  # the dropped input and its mask, per adapted layer
+
+
+def _activation_bytes(shape: ModelShape, plan: TrainingPlan, tokens: int, act: int) -> tuple[int, int]:
+    """(tensors the blocks keep for backward at its peak, the share of them not yet held when the
+    forward pass ends: the backward pass's own temporaries, or the recomputed block)."""
+    per_block, per_block_fp32 = _block_activation_elements(shape, plan)
+    block = per_block * act + per_block_fp32 * 4
+    layers = max(shape.num_layers, 1)
+    dropout = _lora_dropout_bytes_per_token(shape, plan, act)
+    if plan.gradient_checkpointing:
+        later = block + dropout // layers  # one block recomputed during backward
+        kept = layers * shape.hidden_size * act + later  # block inputs + the recomputed block
+    else:
+        kept = layers * block + dropout
+        later = kept // 2  # measured: about half of the peak is backward's own temporaries
+    kept += 2 * shape.hidden_size * act  # embeddings output and final norm
+    return int(tokens * kept), int(tokens * later)
+
+
+def _attention_matrix_bytes(shape: ModelShape, plan: TrainingPlan, sequences: int, seq_len: int, act: int) -> int:
+    """Seq x seq attention weights kept for backward where no fused kernel applies.
+
+    Measured on the CPU: with attention dropout (BERT, T5) or a position-bias mask (T5) PyTorch's
+    SDPA falls back to the plain path, which keeps the scores, the probabilities and the dropout
+    mask. On CUDA the memory-efficient kernel handles both.
+    """
+    if plan.device != "cpu" or (shape.attention_dropout <= 0 and shape.kind != "seq2seq"):
+        return 0
+    attentions = shape.num_layers + shape.decoder_layers  # decoder blocks also attend to the encoder
+    if plan.gradient_checkpointing:
+        attentions = min(attentions, 2)
+    return int(attentions * sequences * shape.num_heads * seq_len * seq_len * (2 * act + 1))
+
+
+def _logits_bytes(shape: ModelShape, tokens: int, act: int) -> int:
+    """Output logits, their float32 copy and the log-softmax the loss keeps."""
+    if shape.kind == "encoder":
+        return 0
+    return int(tokens * shape.vocab_size * (act + 4 + (4 if act == 2 else 0)))
+
+
+def _optimizer_bytes(trainable: int, plan: TrainingPlan, state_bytes: int) -> int:
+    name = plan.optim.lower()
+    if name.startswith("sgd"):
+        return 0
+    if any(tag in name for tag in EIGHT_BIT_OPTIMIZERS):
+        return 2 * trainable
+    if "adafactor" in name:
+        return trainable * state_bytes // 8
+    return 2 * trainable * state_bytes
+
+
+def _training_pass(shape: ModelShape, plan: TrainingPlan, sequences: int, seq_len: int) -> MemoryEstimate:
+    weights, act = _weight_bytes(shape, plan)
+    if plan.full:
+        trainable = shape.total_params
+        state = shape.checkpoint_dtype_bytes
+        adapter = 0
+    else:
+        trainable = shape.lora_params(plan.lora_r, plan.target_modules if isinstance(plan.target_modules, str) else list(plan.target_modules))
+        if shape.kind == "encoder":
+            trainable += shape.head_params  # the task head is trained in full
+        state = 4
+        adapter = trainable * 4
+    tokens = sequences * seq_len
+    activations, later = _activation_bytes(shape, plan, tokens, act)
+    # The logits and the loss's copies live at the end of the forward pass, before backward's own
+    # temporaries exist: they add to the peak only where they are larger.
+    logits = max(0, _logits_bytes(shape, tokens, act) - later)
+    estimate = MemoryEstimate(trainable_params=trainable)
+    estimate.components = {
+        "weights": weights,
+        "adapter": adapter,
+        "gradients": trainable * state,
+        "optimizer": _optimizer_bytes(trainable, plan, state),
+        "activations": activations + _attention_matrix_bytes(shape, plan, sequences, seq_len, act),
+        "logits": logits,
+    }
+    return estimate
+
+
+def estimate_memory(shape: ModelShape, plan: TrainingPlan, reward_shape: ModelShape | None = None) -> MemoryEstimate:
+    """The peak memory of training ``shape`` with ``plan``; RLHF also holds ``reward_shape``."""
+    if plan.strategy == "dpo":
+        # chosen and rejected rows go through together; the reference pass (adapter off) keeps nothing
+        estimate = _training_pass(shape, plan, 2 * plan.batch_size, plan.max_seq_length)
+        estimate.notes.append("DPO: chosen and rejected answers in one pass (2 x batch); the reference pass keeps no activations.")
+    elif plan.strategy == "rlhf":
+        estimate = _rlhf(shape, plan, reward_shape or shape)
+    else:
+        estimate = _training_pass(shape, plan, plan.batch_size, plan.max_seq_length)
+    if plan.four_bit:
+        estimate.notes.append("QLoRA: base weights in 4-bit nf4 with double quantization.")
+    estimate.framework = CPU_PROCESS_BYTES if plan.device == "cpu" else CUDA_CONTEXT_BYTES
+    return estimate
+
+
+def _rlhf(shape: ModelShape, plan: TrainingPlan, reward_shape: ModelShape) -> MemoryEstimate:
+    """Stage 1 trains the reward model on pairs; stage 2 holds policy + reward model and generates."""
+    reward_plan = replace(plan, strategy="sft")
+    reward_head = replace(reward_shape, kind="encoder", vocab_size=0, head_params=reward_shape.hidden_size)
+    stage1 = _training_pass(reward_head, reward_plan, 2 * (plan.reward_batch_size or plan.batch_size), plan.max_seq_length)
+    length = plan.max_seq_length + plan.max_completion_length
+    stage2 = _training_pass(shape, plan, plan.batch_size, length)
+    reward_weights, act = _weight_bytes(reward_shape, replace(plan, strategy="sft"))
+    kv_cache = 2 * shape.num_layers * shape.hidden_size * act * plan.batch_size * length
+    stage2.components["reward_model"] = reward_weights
+    stage2.components["activations"] = max(stage2.components["activations"], kv_cache)
+    peak = stage2 if stage2.tensors >= stage1.tensors else stage1
+    peak.notes.append(
+        f"RLHF: stage 1 (reward model) needs {stage1.tensors / GB:.2f} GB of tensors, stage 2 (policy + reward model, "
+        f"{plan.batch_size} answers of up to {length} tokens) {stage2.tensors / GB:.2f} GB; the larger is the peak."
+    )
+    return peak
+
+
+def verdict(estimate: MemoryEstimate, budget_bytes: float) -> str:
+    """fits (within 85% of the memory), tight (within all of it) or will_not_fit."""
+    if estimate.total <= FITS_SHARE * budget_bytes:
+        return "fits"
+    return "tight" if estimate.total <= budget_bytes else "will_not_fit"
+
+
+def _changes(plan: TrainingPlan) -> list[tuple[str, dict]]:
+    """Single changes that lower memory, mildest first: (words, TrainingPlan fields)."""
+    changes: list[tuple[str, dict]] = []
+    if not plan.gradient_checkpointing:
+        changes.append(("turn on gradient checkpointing", {"gradient_checkpointing": True}))
+    for batch in (plan.batch_size // 2, 1):
+        if 1 <= batch < plan.batch_size and all(c[1].get("batch_size") != batch for c in changes):
+            changes.append((f"batch size {batch} (raise gradient accumulation to keep the effective batch)", {"batch_size": batch}))
+    if plan.full:
+        changes.append(("train LoRA adapters instead of every weight", {"full_finetuning": False}))
+    if not plan.four_bit and plan.device == "cuda":
+        changes.append(("load the base model in 4-bit (QLoRA)", {"use_4bit": True, "full_finetuning": False}))
+    for length in (plan.max_seq_length // 2, 256):
+        if 128 <= length < plan.max_seq_length and all(c[1].get("max_seq_length") != length for c in changes):
+            changes.append((f"max_seq_length {length} (longer rows are truncated)", {"max_seq_length": length}))
+    if plan.full and "8bit" not in plan.optim:
+        changes.append(("an 8-bit optimizer (optim adamw_bnb_8bit)", {"optim": "adamw_bnb_8bit"}))
+    return changes
+
+
+def suggest(shape: ModelShape, plan: TrainingPlan, budget_bytes: float, reward_shape: ModelShape | None = None) -> list[dict]:
+    """Changes that would make the run fit: each alone, then all of them together, with the new peak."""
+    found = []
+    combined: dict = {}
+    for words, fields in _changes(plan):
+        combined.update(fields)
+        new = estimate_memory(shape, replace(plan, **fields), reward_shape)
+        found.append({"change": words, "settings": fields, "peak_gb": round(new.total / GB, 2), "verdict": verdict(new, budget_bytes)})
+    if combined and not any(item["verdict"] == "fits" for item in found):
+        new = estimate_memory(shape, replace(plan, **combined), reward_shape)
+        found.append({
+            "change": "all of these together", "settings": combined, "peak_gb": round(new.total / GB, 2), "verdict": verdict(new, budget_bytes),
+        })
+    return found

@@ -1,0 +1,124 @@
+"""The memory estimator: against measured peaks, on known models, and the recommendations it checks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from bench.memory_check import CASES, run_case
+from modelforge_core.hardware.catalog import CATALOG, known_config
+from modelforge_core.hardware.estimator import GB, TrainingPlan, estimate_memory, suggest, verdict
+from modelforge_core.hardware.model_shape import model_shape
+from modelforge_core.hardware.oom import is_out_of_memory, out_of_memory_error
+from modelforge_core.hardware.profiles import PROFILES
+from modelforge_core.schemas import TrainingConfig
+from modelforge_core.services.hardware_service import HardwareService, reference_machine
+
+# The estimate is within this share of the peak measured on the demo models (bench/RESULTS.md).
+TOLERANCE = 0.30
+TASKS = ("text-generation", "summarization", "extractive-question-answering")
+
+
+@pytest.mark.parametrize("name,kind,data_kind,fields", CASES, ids=[case[0] for case in CASES])
+def test_estimate_is_close_to_the_measured_peak(demo_models, tmp_path, name, kind, data_kind, fields):
+    result = run_case(demo_models, tmp_path, kind, data_kind, fields)
+    assert abs(result["ratio"] - 1) <= TOLERANCE, (
+        f"{name}: estimated {result['estimated_mb']:.1f} MB, measured {result['measured_mb']:.1f} MB"
+    )
+
+
+def qwen_half_b():
+    return model_shape(known_config("Qwen/Qwen2.5-0.5B-Instruct"))
+
+
+def test_model_shape_counts_parameters_from_the_config_alone():
+    shape = qwen_half_b()
+    assert shape.total_params == 494_032_768, "Qwen2.5-0.5B's published parameter count"
+    assert shape.num_layers == 24 and shape.vocab_size == 151936 and shape.gated_mlp
+    # LoRA r=16 on every linear layer of the blocks (q k v o gate up down)
+    per_layer = 16 * ((896 + 896) + (896 + 128) * 2 + (896 + 896) + (896 + 4864) * 2 + (4864 + 896))
+    assert shape.lora_params(16) == 24 * per_layer
+
+
+def test_the_estimate_moves_the_right_way_with_each_setting():
+    shape = qwen_half_b()
+    lora = TrainingPlan(strategy="sft", batch_size=4, max_seq_length=512, precision="bf16", device="cuda")
+    base = estimate_memory(shape, lora)
+    qlora = estimate_memory(shape, replace(lora, strategy="qlora"))
+    assert qlora.components["weights"] < base.components["weights"] / 2, "4-bit blocks; the large embedding stays 16-bit"
+    assert estimate_memory(shape, replace(lora, gradient_checkpointing=True)).components["activations"] < base.components["activations"] / 3
+    assert estimate_memory(shape, replace(lora, batch_size=8)).total > base.total
+    full = estimate_memory(shape, replace(lora, full_finetuning=True))
+    assert full.components["optimizer"] > 50 * base.components["optimizer"]
+    assert estimate_memory(shape, replace(lora, strategy="dpo")).total > base.total, "chosen and rejected rows"
+    rlhf = estimate_memory(shape, replace(lora, strategy="rlhf"))
+    assert rlhf.components.get("reward_model") or "stage 1" in rlhf.notes[-1]
+
+
+def test_changes_that_make_a_run_fit_are_suggested():
+    shape = model_shape(known_config("Qwen/Qwen2.5-7B-Instruct"))
+    plan = TrainingPlan(strategy="sft", batch_size=4, max_seq_length=2048, precision="bf16", device="cuda")
+    budget = 24 * GB
+    assert verdict(estimate_memory(shape, plan), budget) == "will_not_fit"
+    found = suggest(shape, plan, budget)
+    assert any("4-bit" in s["change"] for s in found)
+    fitting = [s for s in found if s["verdict"] == "fits"]
+    assert fitting, found
+    for suggestion in fitting:
+        assert estimate_memory(shape, replace(plan, **suggestion["settings"])).total <= 0.85 * budget
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("task", TASKS)
+def test_every_recommendation_fits_its_profile(tmp_path, profile, task):
+    service = HardwareService(tmp_path)
+    machine = reference_machine(profile)
+    items = service.recommendations(task, machine)
+    assert items, f"nothing recommended for {task} on {profile}"
+    for item in items:
+        settings = item["settings"]
+        config = TrainingConfig(
+            model_name=item["model_id"], dataset="x.jsonl", task=task, strategy=settings["strategy"],
+            per_device_train_batch_size=settings["per_device_train_batch_size"], max_seq_length=settings["max_seq_length"],
+            gradient_checkpointing=settings["gradient_checkpointing"], use_4bit=settings["use_4bit"],
+            bf16=settings["bf16"], fp16=settings["fp16"],
+        )
+        estimate = service.estimate(config, machine)
+        assert estimate["verdict"] == "fits", (profile, item["model_id"], estimate["peak_gb"], machine["training_memory_gb"])
+        assert estimate["peak_gb"] == pytest.approx(item["peak_gb"], abs=0.01)
+
+
+def test_recommendations_scale_with_the_machine(tmp_path):
+    service = HardwareService(tmp_path)
+    sizes = {p: [i["params"] for i in service.recommendations("text-generation", reference_machine(p))] for p in PROFILES}
+    assert max(sizes["cpu"]) < 1e9, "a CPU gets small models only"
+    assert max(sizes["low_end"]) < 4e9 and max(sizes["mid_range"]) < 8e9
+    assert max(sizes["high_end"]) >= 7e9, "16 GB trains a 7-8B model in 4-bit"
+    assert max(sizes["cpu"]) <= max(sizes["low_end"]) <= max(sizes["mid_range"]) <= max(sizes["high_end"])
+
+
+def test_every_catalog_model_builds_for_its_task():
+    from modelforge_core.providers.model_classes import check_model_serves_task
+
+    for entry in CATALOG:
+        model_class = check_model_serves_task(entry.model_id, entry.config, entry.task)
+        assert model_shape(entry.config, model_class).total_params > 50e6, entry.model_id
+
+
+def test_estimate_of_a_local_model_folder(tmp_path, demo_model):
+    config = TrainingConfig(model_name=demo_model, dataset="x.jsonl")
+    result = HardwareService(tmp_path).estimate(config)
+    assert result["verdict"] == "fits" and 0 < result["tensors_gb"] < 0.5
+    assert json.dumps(result)  # plain data for the API and the CLI
+
+
+def test_out_of_memory_errors_say_what_ran_out_and_what_helps():
+    gpu = RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 7.63 GiB of which 1.20 GiB is free.")
+    cpu = RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried to allocate 4294967296 bytes.")
+    assert is_out_of_memory(gpu) and is_out_of_memory(cpu) and not is_out_of_memory(ValueError("bad shape"))
+    error = out_of_memory_error(gpu, [{"change": "batch size 1", "peak_gb": 5.1, "verdict": "fits"}])
+    assert "GPU 0 memory (7.63 GiB in all, 1.20 GiB free, needing 2.00 GiB more)" in error.message
+    assert "batch size 1 (about 5.1 GB)" in error.hint
+    assert "RAM (it asked for 4.00 GB more)" in out_of_memory_error(cpu).message

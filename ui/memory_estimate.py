@@ -1,0 +1,32 @@
+"""The memory estimate shown next to Start, as words."""
+
+from __future__ import annotations
+
+LABELS = {
+    "weights": "weights",
+    "adapter": "adapter",
+    "gradients": "gradients",
+    "optimizer": "optimizer",
+    "activations": "activations",
+    "logits": "logits",
+    "reward_model": "reward model",
+}
+VERDICTS = {"fits": "✅ fits", "tight": "⚠️ tight: it may run out of memory", "will_not_fit": "⛔ will not fit"}
+
+
+def _size(gb: float) -> str:
+    return f"{gb:.2f} GB" if gb >= 1 else f"{gb * 1024:.0f} MB"
+
+
+def estimate_markdown(estimate: dict) -> str:
+    """'Memory estimate: 1.06 GB of 23 GB: fits', the split, and the changes that would help."""
+    where = "GPU memory" if estimate["device"] == "cuda" else "free RAM"
+    parts = ", ".join(f"{LABELS.get(k, k)} {_size(v)}" for k, v in estimate["components_gb"].items() if v >= 0.0005)
+    lines = [
+        f"**Memory estimate: {_size(estimate['peak_gb'])} of {estimate['available_gb']} GB {where}: {VERDICTS[estimate['verdict']]}**",
+        f"<small>{parts}, plus {_size(estimate['framework_gb'])} for the framework.</small>",
+    ]
+    helpful = [s for s in estimate["suggestions"] if s["verdict"] == "fits"][:3]
+    if helpful:
+        lines.append("To make it fit: " + "; ".join(f"{s['change']} ({_size(s['peak_gb'])})" for s in helpful) + ".")
+    return "\n\n".join(lines)
