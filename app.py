@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 
 from modelforge_core.exceptions import ModelForgeException
 
@@ -74,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from api import EXCEPTION_HANDLERS, api_routes
     from api.security import configure_auth
+    from modelforge_core.heavy_imports import import_in_background
     from modelforge_core.logging_config import setup_logging
     from ui import CSS, build_ui
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
         return 2
     ctx.training.start_background_dispatch()
-    threading.Thread(target=ctx.catalog.ensure_demo_models, name="demo-build", daemon=True).start()
+    import_in_background(then=ctx.catalog.ensure_demo_models)
     configure_auth(auth)
     blocks = build_ui(ctx)
     blocks.queue(default_concurrency_limit=16)

@@ -15,6 +15,8 @@ def api_routes() -> list:
     protected = APIRouter(dependencies=[Depends(require_auth)])
     protected.add_api_route("/info", system_router.info, methods=["GET"], tags=["system"])
     protected.add_api_route("/hardware", system_router.hardware, methods=["GET"], tags=["system"])
+    protected.add_api_route("/hardware/estimate", system_router.estimate, methods=["POST"], tags=["system"])
+    protected.add_api_route("/hardware/recommendations", system_router.recommendations, methods=["GET"], tags=["system"])
     protected.include_router(finetuning_router.router)
     protected.include_router(models_router.router)
     api.include_router(protected)

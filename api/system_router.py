@@ -1,11 +1,14 @@
-"""``/api/health``, ``/api/info``, ``/api/hardware`` (routed in routers.py, health outside auth)."""
+"""``/api/health``, ``/api/info``, ``/api/hardware`` and its estimate and recommendations (routed in routers.py)."""
 
 from __future__ import annotations
 
-from fastapi import Depends
+from typing import Any
+
+from fastapi import Body, Depends, Query
 
 from modelforge_core import __version__
 from modelforge_core.dependencies import get_hardware_service
+from modelforge_core.schemas import parse_training_config
 from modelforge_core.services.hardware_service import HardwareService
 from modelforge_core.services.info import system_info
 
@@ -21,3 +24,19 @@ def info() -> dict:
 
 def hardware(service: HardwareService = Depends(get_hardware_service)) -> dict:
     return service.detect()
+
+
+def estimate(
+    config: dict[str, Any] = Body(..., description="A TrainingConfig; the dataset is not read."),
+    service: HardwareService = Depends(get_hardware_service),
+) -> dict:
+    """Peak memory of training this config here: components, verdict, and changes that would make it fit."""
+    return service.estimate(parse_training_config({"dataset": "(estimate)", **config}))
+
+
+def recommendations(
+    task: str = Query("text-generation", description="text-generation, summarization or extractive-question-answering"),
+    service: HardwareService = Depends(get_hardware_service),
+) -> list[dict]:
+    """Models that fit this machine for the task, largest first, with strategy and estimated peak."""
+    return service.recommendations(task)

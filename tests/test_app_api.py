@@ -32,6 +32,20 @@ def test_health_and_info(app):
     assert "sft" in info["strategies"] and "huggingface" in info["providers"] and "text-generation" in info["tasks"]
 
 
+def test_hardware_estimate_and_recommendations_over_http(app, samples):
+    hardware = httpx.get(app.url + "/api/hardware", timeout=30).json()
+    assert hardware["compute_profile"] == "cpu" and "profile_defaults" in hardware
+    estimate = httpx.post(
+        app.url + "/api/hardware/estimate", json={"model_name": "Qwen/Qwen2.5-7B-Instruct", "per_device_train_batch_size": 64}, timeout=60
+    ).json()  # a recommended model: its config ships with ModelForge, so this works offline
+    assert estimate.get("verdict") == "will_not_fit" and estimate["suggestions"], estimate
+    assert set(estimate["components_gb"]) >= {"weights", "adapter", "gradients", "optimizer", "activations"}
+    items = httpx.get(app.url + "/api/hardware/recommendations", params={"task": "summarization"}, timeout=60).json()
+    assert items and all(item["task"] == "summarization" and item["peak_gb"] > 0 for item in items)
+    wrong = httpx.get(app.url + "/api/hardware/recommendations", params={"task": "poetry"}, timeout=30)
+    assert wrong.status_code == 422 and "Unknown task" in wrong.json()["message"]
+
+
 def test_http_start_training_then_status_until_completed(app, samples):
     response = httpx.post(app.url + "/api/finetune/start_training", json=_config(app, samples), timeout=60)
     assert response.status_code == 200, response.text

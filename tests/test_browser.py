@@ -180,3 +180,43 @@ def test_models_tab_playground_side_by_side_export_and_delete(app, page, samples
     page.wait_for_function("() => !document.querySelector('#mf-models-table').innerText.includes('digits-lora')", timeout=30_000)
     assert all(m["id"] != model_id for m in httpx.get(app.url + "/api/models").json())
     page.screenshot(path=str(tmp_path / "models-deleted.png"), full_page=True)
+
+
+def _open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def test_a_run_that_will_not_fit_asks_first_and_a_recommendation_carries_into_finetune(app, page, tmp_path):
+    page.goto(app.url)
+    page.wait_for_selector("#mf-estimate >> text=Memory estimate")
+    assert "fits" in page.locator("#mf-estimate").inner_text()
+
+    _set_number(page, "mf-per_device_train_batch_size", "200000")
+    page.wait_for_selector("#mf-estimate >> text=will not fit")
+    page.click("#mf-start")
+    page.wait_for_selector("#mf-confirm >> text=will probably run out of memory")
+    page.screenshot(path=str(tmp_path / "will-not-fit.png"), full_page=True)
+    assert httpx.get(app.url + "/api/finetune/jobs").json() == [], "nothing starts before the user confirms"
+    page.click("#mf-start-anyway")
+    deadline = time.monotonic() + 30
+    while not (jobs := httpx.get(app.url + "/api/finetune/jobs").json()) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert len(jobs) == 1, "confirmed: it starts"
+    httpx.post(f"{app.url}/api/finetune/stop/{jobs[0]['job_id']}", timeout=30)
+
+    _open_tab(page, "Hardware")
+    page.wait_for_selector("#mf-live >> text=RAM")
+    page.wait_for_selector("#mf-recommendations >> text=SmolLM2-135M-Instruct")
+    first = page.locator("#mf-recommendation input").first.input_value().split(" (")[0]  # "org/name (494M, sft)"
+    assert "/" in first, first
+    page.screenshot(path=str(tmp_path / "hardware-recommendations.png"), full_page=True)
+    page.click("#mf-use-recommendation")
+
+    page.wait_for_function(
+        "want => document.querySelector('#mf-model input').value === want", arg=first, timeout=15_000
+    )
+    batch = page.locator("#mf-per_device_train_batch_size input").first.input_value()
+    assert batch != "200000", "the recommendation's batch size replaced the one that did not fit"
+    page.wait_for_selector("#mf-estimate >> text=fits")
+    assert not page.locator("text=will probably run out of memory").is_visible(), "the question went with the settings"
+    page.screenshot(path=str(tmp_path / "recommendation-carried.png"), full_page=True)

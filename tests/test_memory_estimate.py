@@ -51,7 +51,7 @@ def test_the_estimate_moves_the_right_way_with_each_setting():
     assert estimate_memory(shape, replace(lora, gradient_checkpointing=True)).components["activations"] < base.components["activations"] / 3
     assert estimate_memory(shape, replace(lora, batch_size=8)).total > base.total
     full = estimate_memory(shape, replace(lora, full_finetuning=True))
-    assert full.components["optimizer"] > 50 * base.components["optimizer"]
+    assert full.components["optimizer"] > 20 * base.components["optimizer"], "every weight vs 1.8% in adapters"
     assert estimate_memory(shape, replace(lora, strategy="dpo")).total > base.total, "chosen and rejected rows"
     rlhf = estimate_memory(shape, replace(lora, strategy="rlhf"))
     assert rlhf.components.get("reward_model") or "stage 1" in rlhf.notes[-1]

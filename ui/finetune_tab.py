@@ -162,9 +162,14 @@ class FinetuneTab:
         """The memory estimate of the form's current config on this machine."""
         try:
             config = build_config(self._values(data))
+            self.ctx.catalog.ensure_ready(config.model_name)  # the demo model may still be building
             return estimate_markdown(self.ctx.hardware.estimate(config, self.ctx.machine))
         except ModelForgeException as exc:
             return f"Memory estimate unavailable: {exc.message}"
+
+    def settings_changed(self, data: dict):
+        """A new estimate; a pending "start anyway?" question no longer applies."""
+        return self.estimate_markdown(data), gr.update(visible=False)
 
     def start(self, data: dict):
         """Start, unless the estimate says it will not fit: then ask first."""
@@ -246,7 +251,7 @@ class FinetuneTab:
             api_name="render_config", show_progress="hidden",
         )
         gr.on(
-            [c.change for c in self.form.values()], self.estimate_markdown, form_inputs, self.estimate,
+            [c.change for c in self.form.values()], self.settings_changed, form_inputs, [self.estimate, self.confirm],
             api_name="estimate_memory", show_progress="hidden", trigger_mode="always_last",
         )
         run = self.run

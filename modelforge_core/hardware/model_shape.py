@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..exceptions import ModelAccessError
+from ..heavy_imports import wait_for_imports
 
 KINDS = {
     "AutoModelForCausalLM": "causal",
@@ -71,9 +72,22 @@ def _first(config: dict, *names: str, default: int = 0) -> int:
 
 def model_shape(config: dict, model_class: str = "AutoModelForCausalLM") -> ModelShape:
     """The shape of the model ``config`` describes, loaded as ``model_class``; raises ModelAccessError."""
+    wait_for_imports()
     import torch
-    import transformers
-    from transformers import AutoConfig
+    from transformers import (
+        AutoConfig,
+        AutoModelForCausalLM,
+        AutoModelForQuestionAnswering,
+        AutoModelForSeq2SeqLM,
+        AutoModelForSequenceClassification,
+    )
+
+    classes = {
+        "AutoModelForCausalLM": AutoModelForCausalLM,
+        "AutoModelForSeq2SeqLM": AutoModelForSeq2SeqLM,
+        "AutoModelForQuestionAnswering": AutoModelForQuestionAnswering,
+        "AutoModelForSequenceClassification": AutoModelForSequenceClassification,
+    }
 
     if "model_type" not in config:
         raise ModelAccessError("The model's config.json has no model_type.", "Use a transformers model folder or Hub id.")
@@ -81,7 +95,7 @@ def model_shape(config: dict, model_class: str = "AutoModelForCausalLM") -> Mode
     try:
         hf_config = AutoConfig.for_model(data.pop("model_type"), **data)
         with torch.device("meta"):
-            model = getattr(transformers, model_class).from_config(hf_config)
+            model = classes[model_class].from_config(hf_config)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelAccessError(
             f"transformers cannot build this model as {model_class}: {exc}",

@@ -7,6 +7,7 @@ before any weights load, mostly without importing torch.
 from __future__ import annotations
 
 from ..exceptions import ModelAccessError
+from ..heavy_imports import wait_for_imports
 
 CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 NOT_CAUSAL_SUFFIXES = (
@@ -62,6 +63,7 @@ def is_qa_encoder(model_config: dict) -> bool:
 
 def check_model_serves_task(model_id: str, model_config: dict, task: str) -> str:
     """The Auto class name that serves ``task`` with this model; ModelAccessError naming suitable kinds otherwise."""
+    wait_for_imports()  # transformers' mappings may be imported here, from a request thread
     if task == "text-generation" and is_causal_lm(model_config):
         return "AutoModelForCausalLM"
     if task == "summarization":

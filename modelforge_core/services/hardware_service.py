@@ -14,13 +14,13 @@ from pathlib import Path
 
 import psutil
 
-from ..exceptions import ModelAccessError
+from ..exceptions import ConfigurationError, ModelAccessError
 from ..hardware import detection
 from ..hardware.catalog import known_config
 from ..hardware.estimator import GB, TrainingPlan, estimate_memory, suggest, verdict
 from ..hardware.model_shape import model_shape
 from ..hardware.profiles import PROFILE_REFERENCE_MEMORY_GB, compute_profile, profile_defaults
-from ..hardware.recommendations import recommend
+from ..hardware.recommendations import TASK_STRATEGIES, recommend
 
 VERDICT_WORDS = {"fits": "fits", "tight": "tight: it may run out of memory", "will_not_fit": "will not fit"}
 
@@ -109,6 +109,8 @@ class HardwareService:
 
     def recommendations(self, task: str, machine: dict | None = None) -> list[dict]:
         """Models for ``task`` that fit this machine, with their strategy, size and estimated peak."""
+        if task not in TASK_STRATEGIES:
+            raise ConfigurationError(f"Unknown task '{task}'.", f"Pick one of: {', '.join(TASK_STRATEGIES)}.")
         machine = machine or self.detect()
         return recommend(
             task, _budget_gb(machine), machine["compute_profile"], machine["training_device"], machine["torch"]["bf16"]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import HardwareError, ModelAccessError
+from ..heavy_imports import wait_for_imports
 from ..providers.model_classes import check_model_serves_task
 from ..providers.model_source import read_model_config
 
@@ -33,6 +34,7 @@ def pick_device(prefer_cpu: bool = False) -> str:
 
 def load_registered_model(record: dict, device: str) -> LoadedModel:
     """Base + adapter from the model's folder; ModelAccessError when files are gone, HardwareError on OOM."""
+    wait_for_imports()
     import torch
     import transformers
 
