@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -39,6 +41,8 @@ def _profiled_peak(train) -> int:
     for _, change in events:
         live += change
         peak = max(peak, live)
+    if peak <= 0:
+        raise RuntimeError("the profiler recorded no allocations: measure in a fresh process")
     return peak
 
 
@@ -125,20 +129,83 @@ def run_case(demo_models: dict, folder: Path, kind: str, data_kind: str, fields:
     return {"measured_mb": measured / 2**20, "estimated_mb": estimated / 2**20, "ratio": estimated / measured, "estimate": estimate}
 
 
+def build_real_size(model_id: str, folder: Path) -> str:
+    """A model of real size from a recommended model's stored config, random weights, demo tokenizer."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from modelforge_core.demo.tokenizer import build_tokenizer
+    from modelforge_core.hardware.catalog import known_config
+
+    data = dict(known_config(model_id))
+    config = AutoConfig.for_model(data.pop("model_type"), **data)
+    target = folder / model_id.replace("/", "--")
+    tokenizer = build_tokenizer(target)
+    config.bos_token_id, config.eos_token_id, config.pad_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id
+    dtype = getattr(torch, str(data.get("torch_dtype") or data.get("dtype") or "float32"))
+    model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    model.save_pretrained(target, safe_serialization=True)
+    return str(target)
+
+
+# (name, recommended model, TrainingConfig fields): run with --real-size; QLoRA needs CUDA
+REAL_SIZE_CASES = [
+    ("SmolLM2-135M LoRA b2 s256", "HuggingFaceTB/SmolLM2-135M-Instruct", {"per_device_train_batch_size": 2, "max_seq_length": 256}),
+    ("Qwen2.5-0.5B LoRA b4 s512 bf16", "Qwen/Qwen2.5-0.5B-Instruct", {"per_device_train_batch_size": 4, "max_seq_length": 512, "bf16": True}),
+    ("Qwen2.5-0.5B LoRA b4 s512 bf16 grad. ckpt", "Qwen/Qwen2.5-0.5B-Instruct",
+     {"per_device_train_batch_size": 4, "max_seq_length": 512, "bf16": True, "gradient_checkpointing": True}),
+    ("Qwen2.5-1.5B QLoRA b4 s1024 bf16", "Qwen/Qwen2.5-1.5B-Instruct",
+     {"strategy": "qlora", "per_device_train_batch_size": 4, "max_seq_length": 1024, "bf16": True}),
+]
+
+
+def _real_size_row(index: int, steps: int) -> str:
+    """One real-size case, measured in this (fresh) process."""
+    import torch
+
+    name, model_id, fields = REAL_SIZE_CASES[index]
+    if not torch.cuda.is_available():
+        if fields.get("strategy") == "qlora":
+            return ""
+        if "0.5B" in name:
+            fields = {k: v for k, v in fields.items() if k != "bf16"} | {"per_device_train_batch_size": 1, "max_seq_length": 256}
+            name += " (CPU: b1 s256)"
+    folder = Path(tempfile.mkdtemp(prefix="mf-memory-real-"))
+    result = run_case({"real": build_real_size(model_id, folder)}, folder, "real", "text", fields, steps)
+    return f"| {name} | {result['measured_mb']:.1f} | {result['estimated_mb']:.1f} | {result['ratio']:.2f} |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--real-size", action="store_true", help="Also models of real size (random weights), one process each.")
+    parser.add_argument("--only-real-size", action="store_true")
+    parser.add_argument("--real-size-case", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.real_size_case is not None:
+        print(_real_size_row(args.real_size_case, args.steps))
+        return
     from modelforge_core.demo import build_demo_models
     from modelforge_core.settings import Settings
 
     folder = Path(tempfile.mkdtemp(prefix="mf-memory-bench-"))
-    demo_models = build_demo_models(Settings(home=folder / "home"))
     print("| case | measured MB | estimated MB | estimated / measured |")
     print("|---|---:|---:|---:|")
-    for name, kind, data_kind, fields in CASES:
-        result = run_case(demo_models, folder, kind, data_kind, fields, args.steps)
-        print(f"| {name} | {result['measured_mb']:.1f} | {result['estimated_mb']:.1f} | {result['ratio']:.2f} |", flush=True)
+    if not args.only_real_size:
+        demo_models = build_demo_models(Settings(home=folder / "home"))
+        for name, kind, data_kind, fields in CASES:
+            result = run_case(demo_models, folder, kind, data_kind, fields, args.steps)
+            print(f"| {name} | {result['measured_mb']:.1f} | {result['estimated_mb']:.1f} | {result['ratio']:.2f} |", flush=True)
+    if args.real_size or args.only_real_size:
+        # a fresh process per model: PyTorch's profiler sometimes records nothing in a later session
+        for index in range(len(REAL_SIZE_CASES)):
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.memory_check", "--real-size-case", str(index), "--steps", str(args.steps)],
+                capture_output=True, text=True, check=True,
+            )
+            rows = [line for line in done.stdout.splitlines() if line.startswith("|")]
+            if rows:
+                print(rows[-1], flush=True)
 
 
 if __name__ == "__main__":

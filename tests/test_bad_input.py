@@ -146,3 +146,8 @@ def test_seed_example_config_is_accepted_as_it_is():
     }
     config = parse_training_config(seed)
     assert config.strategy == "qlora" and config.use_4bit and config.lora_r == 64
+    # compute_specs fills what the config leaves out, with the low_end profile's defaults
+    assert (config.per_device_train_batch_size, config.gradient_accumulation_steps, config.max_seq_length) == (1, 8, 1024)
+    assert config.gradient_checkpointing is True
+    explicit = parse_training_config({**seed, "batch_size": 6, "gradient_checkpointing": False})
+    assert explicit.per_device_train_batch_size == 6 and explicit.gradient_checkpointing is False, "given values win"

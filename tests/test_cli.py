@@ -109,3 +109,25 @@ def test_ctrl_c_during_train_stops_the_job_cleanly(settings, tmp_path, demo_mode
     assert "stopped:" in output and "checkpoint kept" in output
     jobs = json.loads(_cli("jobs", "list", "--json", env=_env(settings)).stdout)
     assert jobs[0]["status"] == "stopped"
+
+
+def test_hardware_and_estimate_commands(settings, demo_model):
+    env = _env(settings)
+    report = _cli("hardware", "--json", env=env)
+    assert report.returncode == 0, report.stderr
+    machine = json.loads(report.stdout)
+    assert machine["compute_profile"] in ("cpu", "low_end", "mid_range", "high_end") and "profile_reason" in machine
+
+    local = _cli("estimate", "--model", demo_model, "--batch-size", "8", "--max-seq-length", "256", env=env)
+    assert local.returncode == 0, local.stderr
+    assert "activations" in local.stdout and "fits" in local.stdout and "with gradient checkpointing on" in local.stdout
+
+    big = _cli("estimate", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--strategy", "sft", "--device", "cuda",
+               "--memory-gb", "16", "--max-seq-length", "2048", "--json", env=env)
+    assert big.returncode == 0, big.stderr  # a recommended model: estimated offline from its stored config
+    result = json.loads(big.stdout)
+    assert result["verdict"] == "will_not_fit" and result["params"] == 8_030_261_248
+    assert any("4-bit" in s["change"] for s in result["suggestions"])
+
+    missing = _cli("estimate", "--model", "nobody/no-such-model", env=env)
+    assert missing.returncode == 2 and "offline" in missing.stderr

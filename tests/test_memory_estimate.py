@@ -122,3 +122,21 @@ def test_out_of_memory_errors_say_what_ran_out_and_what_helps():
     assert "GPU 0 memory (7.63 GiB in all, 1.20 GiB free, needing 2.00 GiB more)" in error.message
     assert "batch size 1 (about 5.1 GB)" in error.hint
     assert "RAM (it asked for 4.00 GB more)" in out_of_memory_error(cpu).message
+
+
+def test_out_of_memory_in_training_fails_the_job_with_what_ran_out(services, make_config, monkeypatch):
+    import modelforge_core.training.pipeline as pipeline
+    from modelforge_core.worker import run_job
+
+    training, _, db = services
+    job = training.submit(make_config(per_device_train_batch_size=64, max_seq_length=2048))
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 68719476736 bytes. Error code 12")
+
+    monkeypatch.setattr(pipeline, "run_training", out_of_memory)
+    assert run_job(job["id"]) == 1
+    failed = db.get_job(job["id"])
+    assert failed["status"] == "failed" and failed["error_type"] == "HardwareError"
+    assert "the RAM (it asked for 64.00 GB more) ran out" in failed["error_message"]
+    assert "batch size 32" in failed["error_hint"] and "gradient checkpointing" in failed["error_hint"], failed["error_hint"]

@@ -14,16 +14,12 @@ shares the RAM, so the profile uses the RAM (16 GB and more is mid_range, 32 GB 
 
 from __future__ import annotations
 
+from ..schemas.compute_profiles import PROFILE_DEFAULTS, PROFILES
+
+__all__ = ["PROFILES", "PROFILE_DEFAULTS", "compute_profile", "profile_defaults", "precision_defaults"]
+
 LOW_END_VRAM_GB = 7.2
 HIGH_END_GB = 15.2
-PROFILES = ("cpu", "low_end", "mid_range", "high_end")
-
-PROFILE_DEFAULTS = {
-    "cpu": {"per_device_train_batch_size": 4, "gradient_accumulation_steps": 1, "max_seq_length": 512, "use_4bit": False, "gradient_checkpointing": False},
-    "low_end": {"per_device_train_batch_size": 1, "gradient_accumulation_steps": 8, "max_seq_length": 1024, "use_4bit": True, "gradient_checkpointing": True},
-    "mid_range": {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 4, "max_seq_length": 1024, "use_4bit": True, "gradient_checkpointing": True},
-    "high_end": {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 4, "max_seq_length": 2048, "use_4bit": False, "gradient_checkpointing": True},
-}
 # The memory each profile's recommendations must fit in: the smallest common machine of the profile.
 PROFILE_REFERENCE_MEMORY_GB = {"cpu": 8.0, "low_end": 6.0, "mid_range": 8.0, "high_end": 16.0}
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..exceptions import ConfigurationError
+from .compute_profiles import PROFILES, with_profile_defaults
 
 TASKS = ("text-generation", "summarization", "extractive-question-answering")
 TASK_ALIASES = {
@@ -21,7 +22,7 @@ TASK_ALIASES = {
     "question-answering": "extractive-question-answering",
     "extractive-qa": "extractive-question-answering",
 }
-COMPUTE_PROFILES = ("cpu", "low_end", "mid_range", "high_end")
+COMPUTE_PROFILES = PROFILES
 
 
 class TrainingConfig(BaseModel):
@@ -36,7 +37,8 @@ class TrainingConfig(BaseModel):
     strategy: str = Field("sft", description="How to train: sft (LoRA) or qlora (4-bit + LoRA).")
     dataset: str = Field(..., min_length=1, description="A .jsonl/.json/.csv/.parquet file or a Hub dataset id.")
     compute_specs: Literal["cpu", "low_end", "mid_range", "high_end"] | None = Field(
-        None, description="The machine's compute profile; sets defaults where a field is left out."
+        None, description="A compute profile (cpu, low_end, mid_range, high_end): fills batch size, accumulation, "
+        "sequence length, 4-bit and gradient checkpointing where the config leaves them out."
     )
     eval_split: float = Field(0.2, description="Share of rows held out for evaluation, in [0, 1).")
     eval_steps: int | None = Field(None, description="Evaluate every N steps (default: once per epoch).")
@@ -100,6 +102,8 @@ class TrainingConfig(BaseModel):
             data = {**data, "strategy": data["strategy"].strip().lower()}
         if isinstance(data, dict) and isinstance(data.get("provider"), str):
             data = {**data, "provider": data["provider"].strip().lower()}
+        if isinstance(data, dict) and data.get("compute_specs"):
+            data = with_profile_defaults(data)
         return data
 
     @model_validator(mode="after")
