@@ -53,3 +53,14 @@ def test_qlora_seq2seq_summarization_on_the_gpu(services, make_config, samples, 
         bf16=True, learning_rate=3e-3, max_steps=30, eval_steps=30, eval_generation_samples=4,
     ))
     assert model["metrics"]["eval_loss"] < model["metrics"]["initial_eval_loss"]
+
+
+@pytest.mark.parametrize("index", [1, 3], ids=["qwen-0.5b-lora-bf16", "qwen-1.5b-qlora"])
+def test_estimate_matches_the_gpu_peak_of_a_real_size_model(tmp_path, index):
+    """Qwen2.5 of real size (random weights from its config): estimate within ±30% of max_memory_allocated."""
+    from bench.memory_check import REAL_SIZE_CASES, build_real_size, run_case
+
+    name, model_id, fields = REAL_SIZE_CASES[index]
+    result = run_case({"real": build_real_size(model_id, tmp_path)}, tmp_path, "real", "text", fields)
+    print(f"| {name} | {result['measured_mb']:.1f} | {result['estimated_mb']:.1f} | {result['ratio']:.2f} |")
+    assert abs(result["ratio"] - 1) <= 0.30, result
