@@ -12,6 +12,7 @@ from typing import Any
 
 from ..data.pipeline import load_validated_dataset
 from ..exceptions import ModelAccessError
+from ..heavy_imports import wait_for_imports
 from ..providers.model_classes import check_model_serves_task
 from ..providers.model_source import read_model_config
 from .model_service import ModelService
@@ -35,6 +36,7 @@ class EvaluationService:
 
     def evaluate(self, model_ref: str, dataset: str, samples: int = 64, column_mapping: dict | None = None) -> dict:
         """``{"model": {...}, "base": {...}, "rows": n, "task": ...}``; raises ModelForgeException subclasses."""
+        wait_for_imports()
         import transformers
 
         record = self.models.get_model(model_ref)

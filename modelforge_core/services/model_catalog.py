@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 from ..demo import DEMO_VERSION, build_demo_models
+from ..heavy_imports import wait_for_imports
 from ..settings import Settings, is_offline
 
 RECOMMENDED = {
@@ -44,6 +45,7 @@ class ModelCatalog:
 
     def ensure_demo_models(self) -> dict[str, str]:
         """Build the demo models if needed (concurrent callers wait for the same build)."""
+        wait_for_imports()  # a request may get here while the app still imports transformers
         with self._build_lock:
             return build_demo_models(self.settings)
 
