@@ -54,6 +54,8 @@ ADVANCED_FIELDS = (
     Field("save_steps", "Checkpoint every N steps", "int", minimum=1),
     Field("completion_only_loss", "Loss on the answer only", "checkbox"),
     Field("packing", "Packing", "checkbox"),
+    Field("padding_free", "Padding-free batches (fast path)", "checkbox"),
+    Field("chunked_loss", "Chunked loss (fast path)", "checkbox"),
     Field("gradient_checkpointing", "Gradient checkpointing", "checkbox"),
     Field("use_4bit", "Load in 4-bit (QLoRA)", "checkbox"),
     Field("bf16", "bf16", "checkbox"),

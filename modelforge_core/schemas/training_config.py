@@ -72,6 +72,14 @@ class TrainingConfig(BaseModel):
     logging_steps: int = Field(5, description="Log the loss every N steps.")
     save_steps: int = Field(50, description="Save a resumable checkpoint every N steps.")
     packing: bool = Field(False, description="Pack short rows into full-length sequences.")
+    padding_free: bool = Field(
+        True, description="Fast path (causal LMs, SFT): a batch's rows end to end without padding, attention kept within "
+        "each row; checked on the model, off where it would mix rows. Turn off for padded batches."
+    )
+    chunked_loss: bool = Field(
+        True, description="Fast path (causal LMs, SFT): the output layer skips prompt tokens and the loss runs in chunks; "
+        "same loss, less time and memory. Turn off for the plain loss."
+    )
     gradient_checkpointing: bool = Field(False, description="Recompute activations: less memory, slower.")
     fp16: bool = Field(False, description="Train in float16 (older GPUs).")
     eval_generation_samples: int = Field(

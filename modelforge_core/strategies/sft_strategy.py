@@ -41,6 +41,7 @@ class SFTStrategy:
         self.provider = provider
         self.output_dir = Path(output_dir) if output_dir else Path("checkpoints")
         self.kind = "causal"
+        self.notes: list[str] = []
 
     def get_strategy_name(self) -> str:
         return "sft"
@@ -92,6 +93,33 @@ class SFTStrategy:
         seq2seq = self.kind == "seq2seq"
         return lambda model: evaluate_task(model, tokenizer, rows, config.task, seq2seq=seq2seq, max_length=config.max_seq_length)
 
+    def _loss_type(self, model: Any, config: Any) -> str:
+        """TRL's chunked loss (same loss; the output layer skips prompt tokens) unless LoRA wraps the output layer."""
+        chunked = bool(config.chunked_loss) and not _output_layer_adapted(model)
+        self.notes.append(f"Chunked loss: {'on' if chunked else 'off'}")
+        return "chunked_nll" if chunked else "nll"
+
+    def _padding_free(self, trainer: Any, model: Any, config: Any) -> None:
+        """Switch TRL's collator to padding-free batches where that is lossless for this model.
+
+        TRL refuses ``padding_free`` without packing because it would then skip truncation; so the
+        trainer is built padded (TRL tokenizes and truncates to max_seq_length), then its own
+        collator is switched to padding-free.
+        """
+        import dataclasses
+
+        from .padding_free import packs_correctly
+
+        if not config.padding_free or config.packing:
+            self.notes.append("Padding-free batches: off")
+            return
+        if not packs_correctly(model):
+            self.notes.append("Padding-free batches: off (this model's attention would mix the rows of a batch)")
+            return
+        trainer.data_collator = dataclasses.replace(trainer.data_collator, padding_free=True)
+        trainer.padding_free = True
+        self.notes.append("Padding-free batches: on (checked on this model)")
+
     def create_trainer(
         self, model: Any, train_dataset: Any, eval_dataset: Any, tokenizer: Any, config: Any, callbacks: list
     ) -> Any:
@@ -116,8 +144,17 @@ class SFTStrategy:
         args = SFTConfig(
             **kwargs, max_length=config.max_seq_length, packing=config.packing,
             completion_only_loss=config.completion_only_loss, dataset_text_field="text",
+            loss_type=self._loss_type(model, config),
         )
-        return SFTTrainer(
+        trainer = SFTTrainer(
             model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
             processing_class=tokenizer, callbacks=callbacks,
         )
+        self._padding_free(trainer, model, config)
+        return trainer
+
+
+def _output_layer_adapted(model: Any) -> bool:
+    """True when LoRA wraps the output layer (TRL's chunked loss needs a plain one)."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    return head is None or type(head).__module__.startswith("peft")

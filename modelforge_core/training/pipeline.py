@@ -108,6 +108,8 @@ def prepare_run(
     if task_metrics:
         callbacks.append(task_metrics)
     trainer = strategy.create_trainer(model, train_data, eval_data, tokenizer, config, callbacks)
+    for note in getattr(strategy, "notes", []):
+        events.log(note)
     return PreparedRun(config, strategy, tokenizer, trainer, callback, task_metrics, eval_data is not None, trainable, total)
 
 
