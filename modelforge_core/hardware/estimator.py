@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from ..strategies.padding_free import padding_free_applies
 from .model_shape import ModelShape
 
 GB = 1024**3
@@ -80,8 +81,7 @@ class TrainingPlan:
             max_completion_length=config.max_completion_length,
             reward_batch_size=config.reward_batch_size,
             chunked_loss=config.chunked_loss and config.strategy in ("sft", "qlora") and config.task == "text-generation",
-            padding_free=config.padding_free and not config.packing and config.strategy in ("sft", "qlora")
-            and config.task == "text-generation",
+            padding_free=padding_free_applies(config),
         )
 
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 from functools import cache
 
 from ..providers.model_classes import check_model_serves_task
+from ..schemas import TrainingConfig
 from .catalog import CPU_MAX_PARAMS, catalog_for
 from .estimator import GB, TrainingPlan, estimate_memory, verdict
 from .model_shape import model_shape
@@ -19,19 +20,15 @@ TASK_STRATEGIES = {
 FITTING = ("fits",)
 
 
-def plan_for_profile(strategy: str, profile: str, device: str, bf16: bool) -> TrainingPlan:
-    """The plan a run gets from the profile's defaults."""
+def plan_for_profile(strategy: str, profile: str, device: str, bf16: bool, task: str = "text-generation") -> TrainingPlan:
+    """The plan of the run a recommendation carries: the profile's defaults in a TrainingConfig."""
     defaults = profile_defaults(profile, device, bf16)
-    precision = "bf16" if defaults["bf16"] else "fp16" if defaults["fp16"] else "fp32"
-    return TrainingPlan(
-        strategy=strategy,
-        use_4bit=strategy == "qlora",
-        batch_size=defaults["per_device_train_batch_size"],
-        max_seq_length=defaults["max_seq_length"],
-        precision=precision,
-        gradient_checkpointing=defaults["gradient_checkpointing"],
-        device=device,
+    config = TrainingConfig(
+        model_name="(estimate)", dataset="(estimate)", task=task, strategy=strategy, use_4bit=strategy == "qlora",
+        per_device_train_batch_size=defaults["per_device_train_batch_size"], max_seq_length=defaults["max_seq_length"],
+        gradient_checkpointing=defaults["gradient_checkpointing"], bf16=defaults["bf16"], fp16=defaults["fp16"],
     )
+    return TrainingPlan.from_config(config, device)
 
 
 def human_count(params: int) -> str:
@@ -77,7 +74,7 @@ def recommend(task: str, memory_gb: float, profile: str, device: str, bf16: bool
         for strategy in TASK_STRATEGIES[task]:
             if strategy == "qlora" and device != "cuda":
                 continue
-            plan = plan_for_profile(strategy, profile, device, bf16)
+            plan = plan_for_profile(strategy, profile, device, bf16, task)
             fitting = _fitting_plan(shape, plan, budget)
             if fitting is None and strategy in ("dpo", "rlhf") and device == "cuda":
                 fitting = _fitting_plan(shape, replace(plan, use_4bit=True), budget)

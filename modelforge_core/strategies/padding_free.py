@@ -6,6 +6,10 @@ mask from the position ids (``masking_utils.find_packed_sequence_indices``), so 
 its neighbours, and no compute is spent on padding. Models whose attention does not go through
 that mask code would mix rows; ``packs_correctly`` checks the loaded model before the fast path
 is used.
+
+With PyTorch's SDPA the mask spans all the batch's tokens (about 8 bytes per token pair, measured),
+so padding-free is used only while a batch holds at most ``PACKED_TOKENS_LIMIT`` tokens (batch size
+x max_seq_length), or without limit with flash-attention kernels, which take per-row lengths.
 """
 
 from __future__ import annotations
@@ -18,6 +22,17 @@ log = get_logger("strategies")
 # The second row's logits, alone vs after another row, may differ by float noise only (bf16 on a
 # GPU reorders sums); mixing rows moves them by about their own spread.
 RELATIVE_TOLERANCE = 0.05
+PACKED_TOKENS_LIMIT = 4096  # 4096^2 x 8 bytes = 128 MiB of mask
+FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
+
+
+def padding_free_applies(config: Any, attn_implementation: str | None = None) -> bool:
+    """The config-level rule: causal-LM SFT or QLoRA, padding_free on, no packing, a batch small enough."""
+    if not config.padding_free or config.packing or config.task != "text-generation" or config.strategy not in ("sft", "qlora"):
+        return False
+    if attn_implementation in FLASH_ATTENTION:
+        return True
+    return config.per_device_train_batch_size * config.max_seq_length <= PACKED_TOKENS_LIMIT
 
 
 def packs_correctly(model: Any) -> bool:

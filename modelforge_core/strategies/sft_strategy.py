@@ -108,10 +108,16 @@ class SFTStrategy:
         """
         import dataclasses
 
-        from .padding_free import packs_correctly
+        from .padding_free import PACKED_TOKENS_LIMIT, packs_correctly, padding_free_applies
 
         if not config.padding_free or config.packing:
             self.notes.append("Padding-free batches: off")
+            return
+        if not padding_free_applies(config, getattr(model.config, "_attn_implementation", None)):
+            self.notes.append(
+                f"Padding-free batches: off (batch size x max_seq_length is over {PACKED_TOKENS_LIMIT} tokens: "
+                "the attention mask over the whole batch would cost more than the padding saves)"
+            )
             return
         if not packs_correctly(model):
             self.notes.append("Padding-free batches: off (this model's attention would mix the rows of a batch)")
