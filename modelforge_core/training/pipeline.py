@@ -64,6 +64,9 @@ def prepare_run(
     config: TrainingConfig, run: RunFiles, events: EventLog, on_progress: Callable[[int, int], None] | None = None
 ) -> PreparedRun:
     """Load model and tokenizer, prepare them and the data, build the trainer with its callbacks."""
+    from transformers import set_seed
+
+    set_seed(config.seed)  # task heads and LoRA weights are initialised before the trainer seeds anything
     provider = ProviderFactory.create(config.provider)
     provider.check_available()
     strategy = StrategyFactory.create(config.strategy, provider=provider, output_dir=run.checkpoints)
