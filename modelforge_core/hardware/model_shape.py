@@ -6,8 +6,10 @@ exact for any architecture transformers knows.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..exceptions import ModelAccessError
 from ..heavy_imports import wait_for_imports
@@ -71,7 +73,16 @@ def _first(config: dict, *names: str, default: int = 0) -> int:
 
 
 def model_shape(config: dict, model_class: str = "AutoModelForCausalLM") -> ModelShape:
-    """The shape of the model ``config`` describes, loaded as ``model_class``; raises ModelAccessError."""
+    """The shape of the model ``config`` describes, loaded as ``model_class``; raises ModelAccessError.
+
+    Cached by config contents: the Finetune tab estimates on every change of the form.
+    """
+    return _cached_shape(json.dumps(config, sort_keys=True), model_class)
+
+
+@lru_cache(maxsize=64)
+def _cached_shape(config_json: str, model_class: str) -> ModelShape:
+    config = json.loads(config_json)
     wait_for_imports()
     import torch
     from transformers import (

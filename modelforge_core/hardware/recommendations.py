@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import cache
 
 from ..providers.model_classes import check_model_serves_task
 from ..schemas import TrainingConfig
@@ -50,12 +49,6 @@ def _fitting_plan(shape, plan: TrainingPlan, budget: float) -> tuple[TrainingPla
     return None
 
 
-@cache
-def _catalog_shape(model_id: str, task: str):
-    entry = next(e for e in catalog_for(task) if e.model_id == model_id)
-    return model_shape(entry.config, check_model_serves_task(model_id, entry.config, task))
-
-
 def recommend(task: str, memory_gb: float, profile: str, device: str, bf16: bool = False) -> list[dict]:
     """Catalog models for ``task`` that fit ``memory_gb`` on ``device``, largest first.
 
@@ -67,7 +60,7 @@ def recommend(task: str, memory_gb: float, profile: str, device: str, bf16: bool
     defaults = profile_defaults(profile, device, bf16)
     found = []
     for entry in catalog_for(task):
-        shape = _catalog_shape(entry.model_id, task)
+        shape = model_shape(entry.config, check_model_serves_task(entry.model_id, entry.config, task))
         if device == "cpu" and shape.total_params > CPU_MAX_PARAMS:
             continue
         fits_with = []

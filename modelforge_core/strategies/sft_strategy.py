@@ -129,6 +129,7 @@ class SFTStrategy:
     def create_trainer(
         self, model: Any, train_dataset: Any, eval_dataset: Any, tokenizer: Any, config: Any, callbacks: list
     ) -> Any:
+        self.notes = []
         kwargs = common_training_kwargs(config, self.output_dir, eval_dataset is not None)
         if self.kind == "seq2seq":
             from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
