@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 
 from modelforge_core.exceptions import ModelForgeException
 
@@ -70,7 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.data_dir:
         os.environ["MODELFORGE_HOME"] = os.path.abspath(os.path.expanduser(args.data_dir))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Handlers run 16 at a time. Set here rather than with blocks.queue(...), which would build
+    # Gradio's server app once more (about 0.3 s of the start; launch builds the one it serves).
+    os.environ.setdefault("GRADIO_DEFAULT_CONCURRENCY_LIMIT", "16")
 
+    import gradio_fast_import
+
+    gradio_fast_import.install()  # before the first `import gradio`
     from api import EXCEPTION_HANDLERS, api_routes
     from api.security import configure_auth
     from modelforge_core.heavy_imports import import_in_background
@@ -84,10 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
         return 2
     ctx.training.start_background_dispatch()
-    import_in_background(then=ctx.catalog.ensure_demo_models)
+    # torch and transformers load only once the server answers, so they do not slow the first page
+    server_up = threading.Event()
+    import_in_background(then=ctx.catalog.ensure_demo_models, after=server_up)
     configure_auth(auth)
     blocks = build_ui(ctx)
-    blocks.queue(default_concurrency_limit=16)
     blocks.launch(
         server_name=args.host,
         server_port=args.port,
@@ -96,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         show_error=True,
         css=CSS,
         app_kwargs={"routes": api_routes(), "exception_handlers": EXCEPTION_HANDLERS},
+        prevent_thread_lock=True,
     )
+    server_up.set()
+    blocks.block_thread()
     return 0
 
 

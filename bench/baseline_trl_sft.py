@@ -1,6 +1,7 @@
 """The baseline: what a user writes by hand with TRL. ``python bench/baseline_trl_sft.py MODEL TRAIN OUT STEPS``."""
 
 import json
+import resource
 import sys
 
 from datasets import load_dataset
@@ -22,4 +23,6 @@ trainer = SFTTrainer(
 )
 result = trainer.train()
 trainer.save_model(out)
-print(json.dumps({"tokens": trainer.state.num_input_tokens_seen, "runtime_s": result.metrics["train_runtime"], "adapter": out}))
+peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+print(json.dumps({"tokens": trainer.state.num_input_tokens_seen, "runtime_s": result.metrics["train_runtime"], "adapter": out,
+                  "peak_rss_mb": peak_rss_mb}))

@@ -129,8 +129,11 @@ def run_case(demo_models: dict, folder: Path, kind: str, data_kind: str, fields:
     return {"measured_mb": measured / 2**20, "estimated_mb": estimated / 2**20, "ratio": estimated / measured, "estimate": estimate}
 
 
-def build_real_size(model_id: str, folder: Path) -> str:
-    """A model of real size from a recommended model's stored config, random weights, demo tokenizer."""
+def build_real_size(model_id: str, folder: Path, device: str = "cpu") -> str:
+    """A model of real size from a recommended model's stored config, random weights, demo tokenizer.
+
+    ``device="cuda"`` initialises the weights on the GPU (seconds instead of a minute for 1B).
+    """
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -143,8 +146,10 @@ def build_real_size(model_id: str, folder: Path) -> str:
     tokenizer = build_tokenizer(target)
     config.bos_token_id, config.eos_token_id, config.pad_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id
     dtype = getattr(torch, str(data.get("torch_dtype") or data.get("dtype") or "float32"))
-    model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     model.save_pretrained(target, safe_serialization=True)
+    del model
     return str(target)
 
 
@@ -171,7 +176,8 @@ def _real_size_row(index: int, steps: int) -> str:
             fields = {k: v for k, v in fields.items() if k != "bf16"} | {"per_device_train_batch_size": 1, "max_seq_length": 256}
             name += " (CPU: b1 s256)"
     folder = Path(tempfile.mkdtemp(prefix="mf-memory-real-"))
-    result = run_case({"real": build_real_size(model_id, folder)}, folder, "real", "text", fields, steps)
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # weights initialised on the GPU: much faster
+    result = run_case({"real": build_real_size(model_id, folder, device=device)}, folder, "real", "text", fields, steps)
     return f"| {name} | {result['measured_mb']:.1f} | {result['estimated_mb']:.1f} | {result['ratio']:.2f} |"
 
 

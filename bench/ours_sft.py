@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import resource
 import sys
 from pathlib import Path
 
@@ -31,6 +32,7 @@ def main() -> None:
     trainer.save_model(str(out / "model"))
     print(json.dumps({
         "tokens": trainer.state.num_input_tokens_seen, "runtime_s": result.metrics["train_runtime"], "adapter": str(out / "model"),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # kB on Linux
     }))
 
 

@@ -6,7 +6,9 @@ Both sides train the same random-init Llama-shaped model (about 3.7M parameters,
 the same rows of the bundled Alpaca-style sample, with the same hyperparameters (LoRA r=8 on all
 linear layers, batch 4, max length 512, learning rate 1e-3), interleaved run by run so that
 machine drift cancels. Reported: non-padding tokens per second of training (the trainer's own
-runtime) and the final loss on the same held-out rows, computed by one function for both.
+runtime), the final loss on the same held-out rows, computed by one function for both, and the
+peak resident memory (RSS) of each side's process. Ours runs the worker's pipeline
+(``training.pipeline.prepare_run``, then ``train()``) in a process of its own, like the worker.
 """
 
 from __future__ import annotations
@@ -118,14 +120,24 @@ def main() -> None:
             result["tokens_per_s"] = result["tokens"] / result["runtime_s"]
             results[side].append(result)
             print(f"run {run} {side}: {result['tokens_per_s']:.0f} tokens/s, eval loss {result['eval_loss']:.4f}", flush=True)
+    print()
+    print(table(results, sides))
+
+
+def table(results: dict[str, list[dict]], sides: list[str]) -> str:
+    """Medians, min and max of tokens/s; the held-out loss and the process's peak RSS (medians)."""
     base = statistics.median(r["tokens_per_s"] for r in results[sides[0]])
-    print("\n| side | median tokens/s | min | max | ratio to " + sides[0] + " | median eval loss |")
-    print("|---|---:|---:|---:|---:|---:|")
+    base_rss = statistics.median(r["peak_rss_mb"] for r in results[sides[0]])
+    rows = [f"| side | median tokens/s | min | max | ratio to {sides[0]} | median eval loss | eval loss min-max | "
+            f"median peak RSS MB | RSS ratio to {sides[0]} |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for side in sides:
         speeds = [r["tokens_per_s"] for r in results[side]]
         losses = [r["eval_loss"] for r in results[side]]
-        print(f"| {side} | {statistics.median(speeds):.0f} | {min(speeds):.0f} | {max(speeds):.0f} | "
-              f"{statistics.median(speeds) / base:.2f} | {statistics.median(losses):.4f} |")
+        rss = statistics.median(r["peak_rss_mb"] for r in results[side])
+        rows.append(f"| {side} | {statistics.median(speeds):.0f} | {min(speeds):.0f} | {max(speeds):.0f} | "
+                    f"{statistics.median(speeds) / base:.2f} | {statistics.median(losses):.4f} | "
+                    f"{min(losses):.4f}-{max(losses):.4f} | {rss:.0f} | {rss / base_rss:.2f} |")
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,19 @@ _ready = threading.Event()
 _ready.set()
 
 
-def import_in_background(then: Callable[[], object] | None = None) -> threading.Thread:
-    """Import torch and transformers in a daemon thread, then run ``then`` (e.g. the demo build)."""
+def import_in_background(
+    then: Callable[[], object] | None = None, after: threading.Event | None = None
+) -> threading.Thread:
+    """Import torch and transformers in a daemon thread (once ``after`` is set), then run ``then``.
+
+    Callers of ``wait_for_imports()`` wait from this call on, also while the thread waits for ``after``.
+    """
     _ready.clear()
 
     def run() -> None:
         try:
+            if after is not None:
+                after.wait()
             import torch  # noqa: F401
             from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: F401
         finally:

@@ -68,10 +68,21 @@ def _fail(db: DatabaseManager, events: EventLog, job_id: str, error: ModelForgeE
     )
 
 
+def _import_unsloth_first(config: TrainingConfig) -> None:
+    """Unsloth patches transformers, TRL and PEFT when it is imported, so it must come before them.
+
+    A failure is left to the provider, which turns it into a clear ProviderError.
+    """
+    if config.provider != "unsloth":
+        return
+    try:
+        import unsloth  # noqa: F401
+    except Exception as exc:  # unsloth raises many kinds of errors on unsupported setups
+        log.warning("unsloth import failed", extra={"fields": {"error": str(exc)}})
+
+
 def run_job(job_id: str) -> int:
     """Run the job; returns the process exit code (0 completed or stopped, 1 failed)."""
-    from .training.pipeline import run_training
-
     settings = get_settings().ensure_dirs()
     db = DatabaseManager(settings.database_url)
     job = db.get_job(job_id)
@@ -86,6 +97,9 @@ def run_job(job_id: str) -> int:
         config = TrainingConfig.model_validate_json(run.config.read_text(encoding="utf-8"))
         if run.stop_request.exists():
             raise _StoppedBeforeStart()
+        _import_unsloth_first(config)
+        from .training.pipeline import run_training
+
         result = run_training(
             config, run, events, output_dir, resume=bool(job.get("resume")), on_progress=_progress_writer(db, job_id)
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from jobs_helpers import run_to_end
@@ -64,3 +66,41 @@ def test_estimate_matches_the_gpu_peak_of_a_real_size_model(tmp_path, index):
     result = run_case({"real": build_real_size(model_id, tmp_path)}, tmp_path, "real", "text", fields)
     print(f"| {name} | {result['measured_mb']:.1f} | {result['estimated_mb']:.1f} | {result['ratio']:.2f} |")
     assert abs(result["ratio"] - 1) <= 0.30, result
+
+
+# -- Unsloth (also skipped where unsloth is not installed) ---------------------------------------
+
+needs_unsloth = pytest.mark.skipif(importlib.util.find_spec("unsloth") is None, reason="unsloth is not installed")
+
+
+@pytest.fixture(scope="module")
+def smollm(tmp_path_factory) -> str:
+    """SmolLM2-135M of real size (a Llama, which Unsloth's fast path covers), random weights."""
+    from bench.memory_check import build_real_size
+
+    return build_real_size("HuggingFaceTB/SmolLM2-135M-Instruct", tmp_path_factory.mktemp("smollm"))
+
+
+@needs_unsloth
+@pytest.mark.parametrize("strategy", ["sft", "qlora"], ids=["lora", "qlora"])
+def test_unsloth_trains_sft_steps(services, make_config, smollm, strategy):
+    model, events = _train(services, make_config(
+        provider="unsloth", strategy=strategy, model_name=smollm, bf16=True, learning_rate=3e-3, max_steps=20,
+        eval_steps=20, lora_dropout=0.0, max_seq_length=256,
+    ))
+    assert model["provider"] == "unsloth"
+    assert model["metrics"]["eval_loss"] < model["metrics"]["initial_eval_loss"], model["metrics"]
+    text = _messages(events)
+    assert "with the unsloth provider" in text
+    if strategy == "qlora":
+        assert "4-bit nf4" in text
+
+
+@needs_unsloth
+def test_unsloth_dpo_step(services, make_config, samples, smollm):
+    model, _ = _train(services, make_config(
+        provider="unsloth", strategy="dpo", model_name=smollm, dataset=samples["dpo"], bf16=True, learning_rate=1e-3,
+        max_steps=2, eval_steps=2, lora_dropout=0.0, max_seq_length=256,
+    ))
+    assert model["provider"] == "unsloth"
+    assert "reward_margin" in model["metrics"], model["metrics"]

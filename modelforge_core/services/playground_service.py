@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from ..exceptions import ConfigurationError, HardwareError
 from .model_loading import LoadedModel, load_registered_model, pick_device
 from .model_service import ModelService
+from .token_stream import TokenStream
 
 MAX_NEW_TOKENS_CAP = 1024
 
@@ -51,6 +53,10 @@ class PlaygroundService:
         self.gpu_busy = gpu_busy or (lambda: False)
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()  # not an RLock: Gradio may resume a generator on another thread
+        # Every generation runs on this one long-lived thread: a fresh thread per answer ran generate
+        # at 0.8x the speed of the same call on the main thread on the CPU (each thread gets its own
+        # OpenMP team, and the idle teams' spinning workers take cores from the busy one).
+        self._generation_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playground-generate")
 
     def load(self, model_ref: str, prefer_cpu: bool = False) -> LoadedModel:
         """Load (or reuse) the model; loading another one frees the previous."""
@@ -128,39 +134,38 @@ class PlaygroundService:
 
     def _stream(self, loaded: LoadedModel, inputs: dict, settings: GenerationSettings, *, base: bool,
                 stop: threading.Event | None) -> Iterator[str]:
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
 
         class _StopOnEvent(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs) -> bool:
                 return stop is not None and stop.is_set()
 
         tokenizer = loaded.tokenizer
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=loaded.kind == "causal", skip_special_tokens=True, timeout=300)
+        stream = TokenStream(tokenizer, skip_prompt=loaded.kind == "causal")
         kwargs = {
             **{k: v.to(loaded.device) for k, v in inputs.items()},
             **settings.generate_kwargs(),
-            "streamer": streamer,
+            "streamer": stream,
             "pad_token_id": tokenizer.pad_token_id,
             "stopping_criteria": StoppingCriteriaList([_StopOnEvent()]),
         }
         with self._lock, self._adapter_off(loaded, base):
             errors: list[BaseException] = []
 
+
             def run() -> None:
                 try:
-                    loaded.model.generate(**kwargs)
+                    with torch.no_grad():
+                        loaded.model.generate(**kwargs)
                 except BaseException as exc:  # surfaced in the caller's thread below
                     errors.append(exc)
-                    streamer.end()
+                finally:
+                    stream.end()
 
-            thread = threading.Thread(target=run, daemon=True)
-            thread.start()
-            text = ""
-            for piece in streamer:
-                text += piece
-                if text.strip():
-                    yield text.strip()
-            thread.join()
+            done = self._generation_thread.submit(run)
+            yield from stream.texts()
+            done.result()
         if errors:
             raise errors[0]
 

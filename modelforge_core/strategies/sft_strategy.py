@@ -108,7 +108,7 @@ class SFTStrategy:
         """
         import dataclasses
 
-        from .padding_free import PACKED_TOKENS_LIMIT, packs_correctly, padding_free_applies
+        from .padding_free import PACKED_TOKENS_LIMIT, packing_problem, padding_free_applies
 
         if not config.padding_free or config.packing:
             self.notes.append("Padding-free batches: off")
@@ -119,8 +119,9 @@ class SFTStrategy:
                 "the attention mask over the whole batch would cost more than the padding saves)"
             )
             return
-        if not packs_correctly(model):
-            self.notes.append("Padding-free batches: off (this model's attention would mix the rows of a batch)")
+        problem = packing_problem(model)
+        if problem:
+            self.notes.append(f"Padding-free batches: off ({problem})")
             return
         trainer.data_collator = dataclasses.replace(trainer.data_collator, padding_free=True)
         trainer.padding_free = True

@@ -1,0 +1,205 @@
+"""GPU training speed and memory: HF+LoRA (bf16), HF+QLoRA, Unsloth+LoRA, Unsloth+QLoRA.
+
+    python -m bench.gpu_bench [--models qwen-0.5b,llama-1b] [--steps 20] [--warmup 5] [--json FILE]
+    python -m bench.gpu_bench --report FILE        # write a saved run's table into RESULTS.md
+
+Needs a CUDA GPU (and unsloth for its two configurations; without it they are reported as not
+run). Models of real size are built from the stored configs of Qwen2.5-0.5B and Llama-3.2-1B with
+random weights (speed and memory do not depend on the weights) and the demo tokenizer; every row
+of the data runs past the sequence length, so every step trains batch x length tokens. Each
+configuration runs in a fresh process (Unsloth patches transformers and TRL when imported)
+through ModelForge's own pipeline (``prepare_run``, then ``train()``), with the same data, steps,
+LoRA r=16 on all linear layers, gradient checkpointing and bf16. Tokens/s is the median over the
+timed steps after warm-up (each step timed between CUDA synchronisations); peak memory is
+``torch.cuda.max_memory_allocated`` over the whole process (weights included). MFU = model FLOPs
+per second / the GPU's dense bf16 peak, with model FLOPs per token = 4 x (weights of the linear
+layers, output layer included: forward plus the input gradients; frozen weights get no weight
+gradients) + 6 x (LoRA weights) + 12 x layers x hidden x length (attention scores, forward and
+backward); recomputation by gradient checkpointing is not counted, as usual for MFU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+MODELS = {
+    "qwen-0.5b": "Qwen/Qwen2.5-0.5B-Instruct", "llama-1b": "meta-llama/Llama-3.2-1B-Instruct",
+    "smollm-135m": "HuggingFaceTB/SmolLM2-135M-Instruct",  # not in the default run: a quick check of the script
+}
+DEFAULT_MODELS = "qwen-0.5b,llama-1b"
+CONFIGS = {
+    "hf-lora": {"provider": "huggingface", "strategy": "sft"},
+    "hf-qlora": {"provider": "huggingface", "strategy": "qlora"},
+    "unsloth-lora": {"provider": "unsloth", "strategy": "sft"},
+    "unsloth-qlora": {"provider": "unsloth", "strategy": "qlora"},
+}
+BATCH, LENGTH, LORA_R = 4, 1024, 16  # defaults of --batch and --length
+DENSE_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0, "L40S": 362.1, "RTX 4090": 165.2}
+
+
+def model_flops_per_token(model_id: str, lora_r: int, length: int) -> float:
+    """See the module docstring."""
+    from modelforge_core.hardware.catalog import known_config
+    from modelforge_core.hardware.model_shape import model_shape
+
+    shape = model_shape(known_config(model_id))
+    linear = shape.linear_params + shape.vocab_size * shape.hidden_size
+    return 4 * linear + 6 * shape.lora_params(lora_r) + 12 * shape.num_layers * shape.hidden_size * length
+
+
+def peak_tflops(gpu_name: str) -> float | None:
+    return next((v for k, v in DENSE_BF16_TFLOPS.items() if k in gpu_name), None)
+
+
+def build_models(keys: list[str], folder: Path) -> dict[str, str]:
+    """Each model once, weights initialised on the GPU where there is one; {key: folder}."""
+    import torch
+
+    from bench.memory_check import build_real_size
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return {key: build_real_size(MODELS[key], folder, device=device) for key in keys}
+
+
+def run_case(model_key: str, model: str, config_key: str, steps: int, warmup: int, batch: int = BATCH,
+             length: int = LENGTH) -> dict:
+    """One configuration in this process: step times, tokens and peak memory."""
+    import time
+
+    if CONFIGS[config_key]["provider"] == "unsloth":
+        import unsloth  # noqa: F401  (before transformers, TRL and PEFT, which it patches)
+
+    import torch
+    from transformers import TrainerCallback
+
+    from bench.memory_check import long_rows_dataset
+    from modelforge_core.schemas import TrainingConfig
+    from modelforge_core.training.events import EventLog
+    from modelforge_core.training.pipeline import prepare_run
+    from modelforge_core.training.run_files import RunFiles
+
+    folder = Path(tempfile.mkdtemp(prefix="mf-gpu-bench-"))
+    config = TrainingConfig(
+        model_name=model, dataset=long_rows_dataset(folder, "text", rows=batch * (steps + warmup) + 8),
+        per_device_train_batch_size=batch, max_seq_length=length, max_steps=steps + warmup, bf16=True,
+        gradient_checkpointing=True, lora_r=LORA_R, lora_alpha=2 * LORA_R, lora_dropout=0.0, eval_split=0.0,
+        logging_steps=1, save_steps=10**6, **CONFIGS[config_key],
+    )
+
+    cuda = torch.cuda.is_available()  # without CUDA (a dry run of this script) memory reads 0
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+
+    class StepTimer(TrainerCallback):
+        def __init__(self):
+            self.times, self.tokens, self._start, self._seen = [], [], 0.0, 0
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            sync()
+            self._start, self._seen = time.perf_counter(), state.num_input_tokens_seen
+
+        def on_step_end(self, args, state, control, **kwargs):
+            sync()
+            self.times.append(time.perf_counter() - self._start)
+            self.tokens.append(state.num_input_tokens_seen - self._seen)
+
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    run = RunFiles(folder / "run")
+    events = EventLog(run.events)
+    trainer = prepare_run(config, run, events).trainer
+    timer = StepTimer()
+    trainer.add_callback(timer)
+    trainer.train()
+    speeds = [tokens / seconds for tokens, seconds in zip(timer.tokens[warmup:], timer.times[warmup:])]
+    notes = [e["message"] for e in events.read_all() if e.get("type") == "log"]
+    return {
+        "model": model_key, "config": config_key, "tokens_per_s": statistics.median(speeds),
+        "tokens_per_step": statistics.median(timer.tokens[warmup:]), "step_s": statistics.median(timer.times[warmup:]),
+        "peak_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0,
+        "gpu": torch.cuda.get_device_name(0) if cuda else "CPU", "batch": batch, "length": length,
+        "flops_per_token": model_flops_per_token(MODELS[model_key], LORA_R, length), "timed_steps": len(speeds),
+        "notes": notes[-6:],
+    }
+
+
+def table(results: list[dict]) -> str:
+    rows = ["| model | configuration | median tokens/s | ratio to hf-lora | peak GPU memory GB | memory ratio to hf-lora | MFU |",
+            "|---|---|---:|---:|---:|---:|---:|"]
+    for model_key in dict.fromkeys(r["model"] for r in results):
+        mine = [r for r in results if r["model"] == model_key]
+        base = next((r for r in mine if r["config"] == "hf-lora" and "error" not in r), None)
+        for r in mine:
+            if "error" in r:
+                rows.append(f"| {model_key} | {r['config']} | not run: {r['error']} | | | | |")
+                continue
+            peak = peak_tflops(r["gpu"])
+            mfu = f"{100 * r['tokens_per_s'] * r['flops_per_token'] / (peak * 1e12):.1f}%" if peak else "n/a"
+            speed_ratio = f"{r['tokens_per_s'] / base['tokens_per_s']:.2f}" if base else "-"
+            memory_ratio = f"{r['peak_gb'] / base['peak_gb']:.2f}" if base and base["peak_gb"] else "-"
+            rows.append(f"| {model_key} | {r['config']} | {r['tokens_per_s']:.0f} | {speed_ratio} | {r['peak_gb']:.2f} | "
+                        f"{memory_ratio} | {mfu} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=DEFAULT_MODELS, help=f"Comma-separated, of: {', '.join(MODELS)}.")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--length", type=int, default=LENGTH)
+    parser.add_argument("--json", help="Also save the results (with the GPU and versions) to this file.")
+    parser.add_argument("--report", help="Write the table of a saved run into bench/RESULTS.md and stop.")
+    parser.add_argument("--case", nargs=3, help=argparse.SUPPRESS)  # model key, model folder, configuration
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(*args.case, args.steps, args.warmup, args.batch, args.length)))
+        return
+    if args.report:
+        from bench.results import write_block
+
+        saved = json.loads(Path(args.report).read_text())
+        write_block("gpu", saved["command"], table(saved["results"]), machine=saved["machine"], day=saved["date"])
+        return
+    import datetime
+    import importlib.util
+
+    from bench.results import machine_line
+
+    command = (f"python -m bench.gpu_bench --models {args.models} --configs {args.configs} --steps {args.steps} "
+               f"--warmup {args.warmup} --batch {args.batch} --length {args.length}")
+    models = build_models(args.models.split(","), Path(tempfile.mkdtemp(prefix="mf-gpu-models-")))
+    results: list[dict] = []
+    for model_key in args.models.split(","):
+        for config_key in args.configs.split(","):
+            if config_key.startswith("unsloth") and importlib.util.find_spec("unsloth") is None:
+                results.append({"model": model_key, "config": config_key, "error": "unsloth not installed"})
+                continue
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.gpu_bench", "--case", model_key, models[model_key], config_key, "--steps", str(args.steps),
+                 "--warmup", str(args.warmup), "--batch", str(args.batch), "--length", str(args.length)], capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+            )
+            lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+            if done.returncode != 0 or not lines:
+                error = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
+                results.append({"model": model_key, "config": config_key, "error": error})
+                print(done.stderr[-4000:], file=sys.stderr)
+            else:
+                results.append(json.loads(lines[-1]))
+            print(json.dumps(results[-1]), flush=True)
+            if args.json:  # after every configuration, so that a run cut short keeps what it measured
+                Path(args.json).write_text(json.dumps({
+                    "command": command, "machine": machine_line(), "date": datetime.date.today().isoformat(), "results": results,
+                }, indent=1))
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
