@@ -153,7 +153,6 @@ class PlaygroundService:
         with self._lock, self._adapter_off(loaded, base):
             errors: list[BaseException] = []
 
-
             def run() -> None:
                 try:
                     with torch.no_grad():
