@@ -10,7 +10,6 @@ import os
 import platform
 import re
 from datetime import date
-from importlib import metadata
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -18,17 +17,11 @@ PACKAGES = ("torch", "transformers", "trl", "peft", "gradio")
 
 
 def machine_line() -> str:
-    """CPU, cores, RAM, GPU and the versions that matter, in one line."""
+    """CPU, cores, RAM, GPU and the versions that matter, in one line (the Hardware tab's readings)."""
     import psutil
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from modelforge_core.hardware.detection import cpu_name, package_versions
+
     gpu = "no GPU"
     try:
         import torch
@@ -37,16 +30,10 @@ def machine_line() -> str:
             gpu = torch.cuda.get_device_name(0)
     except ImportError:
         pass
-    versions = ", ".join(f"{name} {_version(name)}" for name in PACKAGES)
-    return (f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {gpu}; "
+    installed = package_versions()
+    versions = ", ".join(f"{name} {installed.get(name) or '(not installed)'}" for name in PACKAGES)
+    return (f"{cpu_name()}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {gpu}; "
             f"Python {platform.python_version()}, {versions}")
-
-
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "(not installed)"
 
 
 def write_block(name: str, command: str, body: str, path: Path = RESULTS, machine: str | None = None,
