@@ -75,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     # Gradio's server app once more (about 0.3 s of the start; launch builds the one it serves).
     os.environ.setdefault("GRADIO_DEFAULT_CONCURRENCY_LIMIT", "16")
 
-    import gradio_fast_import
+    import gradio_fast_start
 
-    gradio_fast_import.install()  # before the first `import gradio`
+    gradio_fast_start.install()  # before the first `import gradio`
     from api import EXCEPTION_HANDLERS, api_routes
     from api.security import configure_auth
     from modelforge_core.heavy_imports import import_in_background
@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     server_up = threading.Event()
     import_in_background(then=ctx.catalog.ensure_demo_models, after=server_up)
     configure_auth(auth)
-    blocks = build_ui(ctx)
+    with gradio_fast_start.server_app_built_at_launch():
+        blocks = build_ui(ctx)
     blocks.launch(
         server_name=args.host,
         server_port=args.port,
