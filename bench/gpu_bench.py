@@ -1,7 +1,7 @@
 """GPU training speed and memory: HF+LoRA (bf16), HF+QLoRA, Unsloth+LoRA, Unsloth+QLoRA.
 
     python -m bench.gpu_bench [--models qwen-0.5b,llama-1b] [--steps 20] [--warmup 5] [--json FILE]
-    python -m bench.gpu_bench --report FILE        # write a saved run's table into RESULTS.md
+    python -m bench.gpu_bench --report FILE [FILE ...]   # write saved runs' table into RESULTS.md
 
 Needs a CUDA GPU (and unsloth for its two configurations; without it they are reported as not
 run). Models of real size are built from the stored configs of Qwen2.5-0.5B and Llama-3.2-1B with
@@ -128,6 +128,15 @@ def run_case(model_key: str, model: str, config_key: str, steps: int, warmup: in
     }
 
 
+def merge_results(runs: list[dict]) -> list[dict]:
+    """The results of several saved runs, in first-seen order; a later run's case replaces an earlier one's."""
+    merged: dict[tuple[str, str], dict] = {}
+    for run in runs:
+        for result in run["results"]:
+            merged[(result["model"], result["config"])] = result
+    return list(merged.values())
+
+
 def table(results: list[dict]) -> str:
     rows = ["| model | configuration | median tokens/s | ratio to hf-lora | peak GPU memory GB | memory ratio to hf-lora | MFU |",
             "|---|---|---:|---:|---:|---:|---:|"]
@@ -156,7 +165,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--length", type=int, default=LENGTH)
     parser.add_argument("--json", help="Also save the results (with the GPU and versions) to this file.")
-    parser.add_argument("--report", help="Write the table of a saved run into bench/RESULTS.md and stop.")
+    parser.add_argument("--report", nargs="+", metavar="FILE",
+                        help="Write the table of saved runs into bench/RESULTS.md and stop; a later file's "
+                             "result for a model and configuration replaces an earlier one's.")
     parser.add_argument("--case", nargs=3, help=argparse.SUPPRESS)  # model key, model folder, configuration
     args = parser.parse_args()
     if args.case:
@@ -165,8 +176,9 @@ def main() -> None:
     if args.report:
         from bench.results import write_block
 
-        saved = json.loads(Path(args.report).read_text())
-        write_block("gpu", saved["command"], table(saved["results"]), machine=saved["machine"], day=saved["date"])
+        runs = [json.loads(Path(file).read_text()) for file in args.report]
+        write_block("gpu", "; then ".join(run["command"] for run in runs), table(merge_results(runs)),
+                    machine=runs[-1]["machine"], day=runs[-1]["date"])
         return
     import datetime
     import importlib.util
