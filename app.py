@@ -71,9 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.data_dir:
         os.environ["MODELFORGE_HOME"] = os.path.abspath(os.path.expanduser(args.data_dir))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # Handlers run 16 at a time. Set here rather than with blocks.queue(...), which would build
-    # Gradio's server app once more (about 0.3 s of the start; launch builds the one it serves).
-    os.environ.setdefault("GRADIO_DEFAULT_CONCURRENCY_LIMIT", "16")
 
     import gradio_fast_start
 
@@ -97,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_auth(auth)
     with gradio_fast_start.server_app_built_at_launch():
         blocks = build_ui(ctx)
+        blocks.queue(default_concurrency_limit=16)  # handlers run 16 at a time
     blocks.launch(
         server_name=args.host,
         server_port=args.port,
