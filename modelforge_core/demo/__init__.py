@@ -51,7 +51,7 @@ DEMO_TRAINING = {
 
 def demo_config(settings: Settings) -> dict:
     """A config in the seed's JSON shape that trains the demo model on the demo task."""
-    from .data.samples import sample_dataset_paths
+    from ..data.samples import sample_dataset_paths
 
     return {
         "task": "text-generation",
