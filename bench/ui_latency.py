@@ -3,9 +3,9 @@
     python -m bench.ui_latency [--steps 80]
 
 A real training job (the demo model on the demo task, a log line every step) runs in a worker
-process while this process drives the Finetune tab's own generator (``ui.run_panel.RunPanel.follow``,
-the one Gradio streams to the browser). Each event carries the wall-clock time the worker wrote
-it; its latency is the time the generator next yields (the yield that shows it) minus that.
+process while this process drives the Finetune tab's own render (``ui.run_panel.RunPanel.tick``,
+which the browser's timer calls every ``TICK_S`` seconds). Each event carries the wall-clock time
+the worker wrote it; its latency is the time the render that shows it returns minus that.
 Gradio's own hop to the browser (a websocket/SSE message) is not included.
 """
 
@@ -28,7 +28,7 @@ def measure(steps: int = 80) -> dict[str, list[float]]:
     from modelforge_core.demo import build_demo_models
     from modelforge_core.services.training_service import TrainingService
     from modelforge_core.settings import Settings
-    from ui.run_panel import RunPanel
+    from ui.run_panel import TICK_S, RunPanel
 
     settings = Settings(home=Path(tempfile.mkdtemp(prefix="mf-latency-")))
     db = DatabaseManager(settings.database_url)
@@ -41,10 +41,10 @@ def measure(steps: int = 80) -> dict[str, list[float]]:
         def __getattr__(self, name):
             return getattr(training, name)
 
-        def follow(self, *args, **kwargs):
-            for event in training.follow(*args, **kwargs):
-                handed.append(event)
-                yield event
+        def events_since(self, *args, **kwargs):
+            job, events, offset = training.events_since(*args, **kwargs)
+            handed.extend(events)
+            return job, events, offset
 
     with gr.Blocks():
         panel = RunPanel(SimpleNamespace(training=Recording()))
@@ -54,8 +54,13 @@ def measure(steps: int = 80) -> dict[str, list[float]]:
         "save_steps": 10_000, "per_device_train_batch_size": 8, "learning_rate": 3e-3, "eval_split": 0.2,
     })
     latencies: dict[str, list[float]] = {}
+    request = SimpleNamespace(session_hash="bench")
     try:
-        for _ in panel.follow(job["id"], None):
+        panel.show(job["id"], request)
+        while not panel.sessions.get("bench").view.finished:
+            time.sleep(TICK_S)
+            training.dispatch()
+            panel.tick(request)
             now = time.time()
             for event in handed:
                 if event.get("type") in ("train", "progress", "log", "eval"):

@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="Train from a JSON config; Ctrl-C stops the job cleanly.")
     train.add_argument("--config", required=True, help="Path of a TrainingConfig JSON file.")
+    train.add_argument("--max-steps", type=int, metavar="N", help="Stop after N steps (overrides the config's max_steps).")
     train.add_argument("--detach", action="store_true", help="Submit and return; follow with `jobs follow ID`.")
 
     jobs = sub.add_parser("jobs", help="List, follow, stop or resume training jobs.")
@@ -106,7 +107,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .dependencies import get_training_service
 
     service = get_training_service()
-    job = service.submit(args.config)
+    config = args.config
+    if args.max_steps is not None:
+        from .schemas import parse_training_config
+
+        config = {**parse_training_config(config).to_json_dict(), "max_steps": args.max_steps}
+    job = service.submit(config)
     print(f"Job {job['id']} submitted ({job['status']}).")
     if args.detach:
         return EXIT_OK

@@ -50,6 +50,8 @@ class EventPrinter:
         elif kind == "eval":
             shown = {k.removeprefix("eval_"): v for k, v in event.items() if k.startswith("eval_") and k.removeprefix("eval_") in SHOWN_EVAL_METRICS}
             self._line(f"eval @ step {event.get('step')}: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items() if isinstance(v, (int, float))))
+        elif kind == "phase":
+            self._line(f"[{_duration(event.get('elapsed_s'))}] {event.get('message') or event.get('phase', '')}")
         elif kind == "queue":
             self._line(f"queued: position {event.get('position')} in the queue")
         elif kind in ("status", "log"):

@@ -40,6 +40,11 @@ def import_in_background(
     return thread
 
 
+def imports_ready() -> bool:
+    """True once the background import (if any) has finished."""
+    return _ready.is_set()
+
+
 def wait_for_imports(timeout: float = 300.0) -> None:
     """Return once the background import (if any) has finished."""
     _ready.wait(timeout)

@@ -65,38 +65,63 @@ def _set_number(page, elem_id: str, value: str) -> None:
     field.press("Tab")
 
 
+def _lines(page, chart: str) -> dict[str, dict]:
+    """The chart's drawn lines: {series: {"points": n, "first_step": s}}."""
+    return page.eval_on_selector_all(
+        f"#{chart} polyline",
+        "es => Object.fromEntries(es.map(e => [e.dataset.series, {points: +e.dataset.points, first_step: +e.dataset.firstStep}]))",
+    )
+
+
+def _log_follows(page) -> bool:
+    """The log's newest line is in view (scrolled to the bottom, or nothing to scroll)."""
+    return page.eval_on_selector("#mf-log textarea", "e => e.scrollTop + e.clientHeight >= e.scrollHeight - 8")
+
+
 def test_train_in_the_browser_then_stop_a_second_run(app, page, tmp_path):
     page.goto(app.url)
     page.wait_for_selector("#mf-start")
-    page.wait_for_selector("text=Ready.")  # the preselected demo sample was previewed and validated
+    page.wait_for_selector("text=Ready.", timeout=120_000)  # the preselected demo sample was previewed and validated
     page.screenshot(path=str(tmp_path / "finetune-tab.png"), full_page=True)
 
     _set_number(page, "mf-learning_rate", "0")
     page.wait_for_selector("#mf-form-error >> text=learning_rate must be positive")
     page.click("#mf-start")
-    page.wait_for_timeout(1500)
+    page.wait_for_selector("#mf-run-notice >> text=Not started")  # the reason stands next to the button
+    assert "learning_rate must be positive" in page.locator("#mf-run-notice").inner_text()
     assert httpx.get(app.url + "/api/finetune/jobs").json() == [], "a bad form value starts nothing"
     _set_number(page, "mf-learning_rate", "0.003")
     page.wait_for_function("() => !document.querySelector('#mf-form-error').innerText.includes('learning_rate')")
 
     _set_number(page, "mf-max_steps", "60")
     page.click("#mf-start")
-    done = _wait_progress(page, lambda p: p["status"] == "completed")
+    done = _wait_progress(page, lambda p: p["status"] == "completed", timeout=600)
     assert done["percent"] == 100 and done["step"] == 60
-    page.wait_for_timeout(1000)
-    lines = page.locator("#mf-loss-plot .mark-line path")
-    assert lines.count() >= 1, "the loss plot draws lines"
-    assert all(len(lines.nth(i).get_attribute("d") or "") > 10 for i in range(lines.count())), "lines have points"
+    page.wait_for_function("() => document.querySelectorAll('#mf-loss-plot polyline').length >= 2")
+    lines = _lines(page, "mf-loss-plot")
+    assert lines["train loss"]["points"] >= 5 and lines["eval loss"]["points"] >= 2, lines
     assert "Training started" in page.locator("#mf-log textarea").input_value()
+    assert _log_follows(page), "the newest log line is in view"
     page.screenshot(path=str(tmp_path / "finetune-trained.png"), full_page=True)
     first_job = done["job"]
 
     _set_number(page, "mf-max_steps", "5000")
     page.click("#mf-start")
-    running = _wait_progress(page, lambda p: p["job"] != first_job and p["status"] == "running" and p["step"] >= 1)
+    running = _wait_progress(page, lambda p: p["job"] != first_job and p["status"] == "running" and p["step"] >= 11, timeout=300)
+    page.wait_for_function("() => document.querySelector('#mf-loss-plot polyline[data-series=\"train loss\"]')")
+    early = _lines(page, "mf-loss-plot")["train loss"]
+    assert early["first_step"] <= 500, f"the train-loss line has points within the first 10% of the run: {early}"
+    assert _progress(page)["step"] < 500, "...and shows them while the run is still in its first 10%"
+    page.wait_for_function("() => document.querySelector('#mf-log textarea').value.split('\\n').length > 14")
+    assert _log_follows(page), "the log keeps its newest line in view while lines arrive"
+
+    page.reload()  # the form comes back with the attached job's settings
+    _wait_progress(page, lambda p: p["job"] == running["job"] and p["status"] == "running")
+    page.wait_for_function("() => document.querySelector('#mf-max_steps input').value === '5000'", timeout=30_000)
     page.click("#mf-stop")
-    stopped = _wait_progress(page, lambda p: p["job"] == running["job"] and p["status"] == "stopped", timeout=60)
+    stopped = _wait_progress(page, lambda p: p["job"] == running["job"] and p["status"] == "stopped", timeout=120)
     assert 0 < stopped["step"] < 5000
+    assert "Stopping job" in page.locator("#mf-run-notice").inner_text()
     assert httpx.get(f"{app.url}/api/finetune/status/{running['job']}").json()["status"] == "stopped"
     page.screenshot(path=str(tmp_path / "finetune-stopped.png"), full_page=True)
 
@@ -105,6 +130,88 @@ def test_train_in_the_browser_then_stop_a_second_run(app, page, tmp_path):
     page.screenshot(path=str(tmp_path / "hardware-tab.png"), full_page=True)
     for name in ("finetune-tab", "finetune-trained", "finetune-stopped", "hardware-tab"):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+def _jobs(app) -> list[dict]:
+    return httpx.get(app.url + "/api/finetune/jobs", timeout=30).json()
+
+
+def _start_and_wait_for_job(page, app, count: int) -> dict:
+    """Press Start; wait until the job list has ``count`` jobs and the panel shows the newest."""
+    page.click("#mf-start")
+    deadline = time.monotonic() + 120
+    while len(jobs := _jobs(app)) < count and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert len(jobs) == count, jobs
+    newest = max(jobs, key=lambda j: j["created_at"])
+    _wait_progress(page, lambda p: p["job"] == newest["job_id"], timeout=30)
+    return newest
+
+
+def _pick_job(page, job_id: str) -> float:
+    """Pick ``job_id`` in the job picker; seconds until the panel streams it."""
+    page.locator("#mf-job input").first.click()
+    option = page.get_by_role("option").filter(has_text=job_id).first
+    started = time.monotonic()
+    option.click()
+    _wait_progress(page, lambda p: p["job"] == job_id, timeout=30)
+    return time.monotonic() - started
+
+
+def test_three_starts_queue_up_and_stop_acts_on_the_job_on_screen(app, page):
+    page.goto(app.url)
+    page.wait_for_selector("text=Ready.", timeout=120_000)
+    _set_number(page, "mf-max_steps", "5000")
+    first = _start_and_wait_for_job(page, app, 1)
+    _wait_progress(page, lambda p: p["job"] == first["job_id"] and p["status"] == "running" and p["step"] >= 1, timeout=300)
+    second = _start_and_wait_for_job(page, app, 2)
+    page.wait_for_selector("#mf-status >> text=position 1 in the queue")
+    third = _start_and_wait_for_job(page, app, 3)
+    page.wait_for_selector("#mf-status >> text=position 2 in the queue")
+    assert first["job_id"] in page.locator("#mf-status").inner_text(), "a queued job says what it waits for"
+    assert third["job_id"] in page.locator("#mf-job input").first.input_value(), "the picker shows the job on screen"
+
+    page.click("#mf-stop")  # the third job is on screen: it leaves the queue, the running one goes on
+    page.wait_for_selector("#mf-run-notice >> text=taken out of the queue")
+    _wait_progress(page, lambda p: p["job"] == third["job_id"] and p["status"] == "stopped", timeout=30)
+    statuses = {j["job_id"]: j["status"] for j in _jobs(app)}
+    assert statuses == {first["job_id"]: "running", second["job_id"]: "queued", third["job_id"]: "stopped"}, statuses
+
+    seconds = _pick_job(page, first["job_id"])
+    assert seconds < 1.0, f"the picked job streams within a second (took {seconds:.2f} s)"
+    shown = _wait_progress(page, lambda p: p["job"] == first["job_id"] and p["status"] == "running")
+    _wait_progress(page, lambda p: p["job"] == first["job_id"] and p["step"] > shown["step"])  # live, not a snapshot
+    page.click("#mf-stop")
+    _wait_progress(page, lambda p: p["job"] == first["job_id"] and p["status"] == "stopped", timeout=120)
+
+    _pick_job(page, second["job_id"])  # it starts by itself once the device is free
+    _wait_progress(page, lambda p: p["job"] == second["job_id"] and p["status"] == "running" and p["step"] >= 1, timeout=300)
+    page.click("#mf-stop")
+    _wait_progress(page, lambda p: p["job"] == second["job_id"] and p["status"] == "stopped", timeout=120)
+
+
+def test_a_page_opened_at_once_on_a_fresh_data_folder_shows_no_error_then_the_demo_preview(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        server = AppServer(tmp_path / "fresh-home")  # returns the moment "/" answers
+        try:
+            page.goto(server.url)
+            errors, deadline = [], time.monotonic() + 300
+            while time.monotonic() < deadline and "Ready." not in page.locator("#mf-dataset-status").inner_text():
+                errors += page.locator(".toast-body.error, span.error").all_inner_texts()
+                page.wait_for_timeout(100)
+            assert "Ready." in page.locator("#mf-dataset-status").inner_text(), "the demo preview appears by itself"
+            page.wait_for_selector("#mf-estimate >> text=Memory estimate:", timeout=300_000)
+            errors += page.locator(".toast-body.error, span.error").all_inner_texts()
+            assert errors == [], f"nothing is shown as an error while the libraries load: {errors}"
+            assert "rows" in page.locator("#mf-dataset-status").inner_text()
+            assert "Traceback" not in server.log_path.read_text(errors="replace"), "no handler failed in the server"
+        finally:
+            server.stop()
+            browser.close()
 
 
 def test_a_reloaded_page_reattaches_to_the_running_job(app, page, samples):
@@ -142,7 +249,7 @@ def test_models_tab_playground_side_by_side_export_and_delete(app, page, samples
 
     config = {"model_name": app.demo_model(), "dataset": samples["sft"], **DEMO_TRAINING, "output_name": "digits-lora"}
     job_id = httpx.post(app.url + "/api/finetune/start_training", json=config, timeout=60).json()["job_id"]
-    model_id = wait_status(app.url, job_id, ("completed",), timeout=300)["model_id"]
+    model_id = wait_status(app.url, job_id, ("completed",), timeout=1200)["model_id"]  # a ceiling, not a wait
 
     page.goto(app.url)
     _open_tab(page, "Models")
@@ -180,10 +287,6 @@ def test_models_tab_playground_side_by_side_export_and_delete(app, page, samples
     page.wait_for_function("() => !document.querySelector('#mf-models-table').innerText.includes('digits-lora')", timeout=30_000)
     assert all(m["id"] != model_id for m in httpx.get(app.url + "/api/models").json())
     page.screenshot(path=str(tmp_path / "models-deleted.png"), full_page=True)
-
-
-def _open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
 
 
 def test_a_run_that_will_not_fit_asks_first_and_a_recommendation_carries_into_finetune(app, page, tmp_path):

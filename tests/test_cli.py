@@ -131,3 +131,27 @@ def test_hardware_and_estimate_commands(settings, demo_model):
 
     missing = _cli("estimate", "--model", "nobody/no-such-model", env=env)
     assert missing.returncode == 2 and "offline" in missing.stderr
+
+
+def test_phase_events_print_one_line_each_with_the_elapsed_time():
+    import io
+
+    from modelforge_core.cli_output import EventPrinter
+
+    out = io.StringIO()
+    printer = EventPrinter(out)
+    printer.show({"type": "phase", "phase": "loading_model", "message": "Loading the model ...", "elapsed_s": 12.3})
+    printer.show({"type": "progress", "step": 10, "total_steps": 20, "elapsed_s": 30, "eta_s": None})
+    printer.show({"type": "phase", "phase": "saving", "message": "Saving the model ...", "elapsed_s": 3725})
+    printer.show({"type": "phase", "phase": "evaluating"})
+    assert out.getvalue().splitlines() == [
+        "[00:12] Loading the model ...",
+        "[###############---------------] 10/20 ( 50%) elapsed 00:30 left --:--",
+        "[1:02:05] Saving the model ...",
+        "[--:--] evaluating",
+    ]
+
+
+def test_train_max_steps_keeps_the_missing_config_error(settings, tmp_path):
+    result = _cli("train", "--config", str(tmp_path / "missing.json"), "--max-steps", "5", env=_env(settings))
+    assert result.returncode == 2 and "Config file not found" in result.stderr, result.stderr

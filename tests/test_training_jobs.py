@@ -26,6 +26,12 @@ def test_sft_lora_trains_registers_and_saves_a_complete_model_folder(services, m
     assert evals[0]["step"] == 0 and evals[-1]["eval_loss"] < evals[0]["eval_loss"]
     progress = [e for e in events if e["type"] == "progress"]
     assert progress[-1]["step"] == progress[-1]["total_steps"] == 30
+    assert all(e["eta_s"] is None for e in progress if e["step"] <= 5), "no time left from the first steps"
+    phases = [e["phase"] for e in events if e["type"] == "phase"]
+    assert phases == ["loading_model", "preparing_data", "evaluating", "first_step", "training", "evaluating", "saving"], phases
+    phase_times = [e["elapsed_s"] for e in events if e["type"] == "phase"]
+    assert phase_times == sorted(phase_times) and phase_times[0] > 0, "each phase says when it began in the job"
+    assert "Preparing 400 rows" in next(e["message"] for e in events if e.get("phase") == "preparing_data")
 
     model = models.get_model(job["model_id"])
     assert model["metrics"]["eval_loss"] < model["metrics"]["initial_eval_loss"]
@@ -64,6 +70,9 @@ def test_stop_ends_stopped_within_seconds_and_keeps_a_checkpoint_then_resume_con
     first_train = wait_for_event(training, job["id"], lambda e: e["type"] == "train" and e["time"] >= resumed_at)
     assert first_train["step"] == saved_step + 1, "training continues from the checkpoint's step, not from 0"
     assert any("Resuming from checkpoint-" in (e.get("message") or "") for e in training.events(job["id"]))
+    before = [e["elapsed_s"] for e in training.events(job["id"]) if e["type"] == "progress" and e["time"] < resumed_at]
+    after = [e["elapsed_s"] for e in training.events(job["id"]) if e["type"] == "progress" and e["time"] >= resumed_at]
+    assert after and after[0] > before[-1], "elapsed time counts over the whole job, not from zero after a resume"
     training.stop(job["id"])
     run_to_end(training, job["id"], timeout=60)
     assert training.get_job(job["id"])["status"] == "stopped"

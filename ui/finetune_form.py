@@ -99,6 +99,22 @@ def values_to_config_dict(values: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def config_to_form_values(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored config (a job's) as form values: the inverse of :func:`values_to_config_dict`."""
+    values: dict[str, Any] = {}
+    for name, value in config.items():
+        if name == "column_mapping":
+            value = json.dumps(value) if value else ""
+        elif name == "target_modules" and isinstance(value, list):
+            value = ", ".join(value)
+        elif name == "eval_steps" and value is None:
+            value = 0
+        elif value is None:
+            value = ""
+        values[name] = value
+    return values
+
+
 def parse_mapping(text: str) -> dict[str, str]:
     try:
         mapping = json.loads(text)

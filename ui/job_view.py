@@ -28,7 +28,11 @@ def _clock(seconds: float | None) -> str:
 
 @dataclass
 class JobView:
-    """Accumulates a job's events; ``render()`` gives the values of the tab's outputs."""
+    """Accumulates a job's events; ``render()`` gives the values of the tab's outputs.
+
+    Elapsed time is the job's, over resumes (the worker's ``elapsed_s``); before the first step
+    the view says which phase the run is in (starting, loading the model, preparing the data).
+    """
 
     job_id: str
     status: str = "queued"
@@ -38,21 +42,32 @@ class JobView:
     eta: float | None = None
     tokens_per_s: float | None = None
     queue_position: int | None = None
+    waiting_for: str = ""
     progress_time: float | None = None
+    phase: str = ""
+    phase_message: str = ""
     log: list[str] = field(default_factory=list)
     losses: list[dict] = field(default_factory=list)
     metrics: list[dict] = field(default_factory=list)
     result: str = ""
+    changes: int = 0  # counts every event that changed what the plots or the log show
 
     def add(self, event: dict) -> None:
         kind = event.get("type")
         stamp = time.strftime("%H:%M:%S", time.localtime(event.get("time", time.time())))
+        if isinstance(event.get("elapsed_s"), (int, float)):
+            self.elapsed, self.progress_time = event["elapsed_s"], event.get("time")
         if kind == "progress":
             self.step, self.total = event.get("step", 0), event.get("total_steps") or self.total
-            self.elapsed, self.eta = event.get("elapsed_s"), event.get("eta_s")
+            self.eta = event.get("eta_s")
             self.tokens_per_s = event.get("tokens_per_s") or self.tokens_per_s
-            self.progress_time = event.get("time")
             self.status = "running" if self.status in ("queued", "starting") else self.status
+            return
+        self.changes += 1
+        if kind == "phase":
+            self.phase, self.phase_message = event.get("phase", ""), event.get("message", "")
+            if self.phase not in ("training",):
+                self.log.append(f"{stamp} {self.phase_message}")
         elif kind == "train" and event.get("loss") is not None:
             prefix = f"{event['stage']}: " if event.get("stage") else ""
             self.losses.append({"step": event["step"], "value": event["loss"], "series": f"{prefix}train loss"})
@@ -66,12 +81,23 @@ class JobView:
             self.queue_position = event.get("position")
             self.log.append(f"{stamp} queued: position {self.queue_position}")
         elif kind in ("status", "log"):
-            self.status = event.get("status", self.status) if kind == "status" else self.status
+            if kind == "status":
+                self._status(event)
             if event.get("message"):
                 self.log.append(f"{stamp} {event['message']}")
         elif kind == "end":
             self._end(event, stamp)
         del self.log[:-MAX_LOG_LINES]
+
+    def _status(self, event: dict) -> None:
+        self.status = event.get("status", self.status)
+        if self.status in ("queued", "starting", "running"):
+            self.result = ""  # a resumed job: what ended the earlier run no longer applies
+        if self.status == "queued":
+            self.phase, self.phase_message, self.eta = "", "", None
+        elif self.status == "starting":
+            self.phase, self.phase_message = "starting", "Starting the training process"
+            self.progress_time = event.get("time")
 
     def _add_eval(self, event: dict, stamp: str) -> None:
         step = event.get("step", 0)
@@ -91,7 +117,7 @@ class JobView:
     def _end(self, event: dict, stamp: str) -> None:
         self.status = event.get("status", self.status)
         if self.status == "completed":
-            self.result = f"Completed: model **{event.get('model_name')}** (id `{event.get('model_id')}`)."
+            self.result = f"Completed: model **{event.get('model_name')}** is in the Models tab."
             if self.total:
                 self.step = self.total
         elif self.status == "failed":
@@ -104,27 +130,46 @@ class JobView:
     # -- rendering --------------------------------------------------------------------------
 
     def live_elapsed(self) -> float | None:
-        """Elapsed time that keeps ticking between progress events while running."""
-        if self.elapsed is None or self.status not in ("running", "stopping") or self.progress_time is None:
+        """The job's elapsed time, ticking on between events while it runs."""
+        if self.status not in ("starting", "running", "stopping") or self.progress_time is None:
             return self.elapsed
-        return self.elapsed + (time.time() - self.progress_time)
+        return (self.elapsed or 0.0) + max(time.time() - self.progress_time, 0.0)
 
     def percent(self) -> int:
         return int(100 * self.step / self.total) if self.total else 0
 
+    @property
+    def before_first_step(self) -> bool:
+        return self.status in ("starting", "running") and self.phase in ("starting", "loading_model", "preparing_data", "first_step", "evaluating") and self.step == 0
+
     def status_markdown(self) -> str:
-        if self.status == "queued" and self.queue_position:
-            return f"**Job `{self.job_id}`: queued**, position {self.queue_position}; it starts by itself when the device is free."
+        if self.status == "queued":
+            place = f", position {self.queue_position} in the queue" if self.queue_position else ""
+            waits = f"; waiting for {self.waiting_for}" if self.waiting_for else ""
+            return f"**Job `{self.job_id}`: queued**{place}{waits}. It starts by itself when the device is free."
         text = f"**Job `{self.job_id}`: {self.status}**"
-        return f"{text}. {self.result}" if self.result else text
+        if self.result:
+            return f"{text}. {self.result}"
+        if self.status in ("starting", "running") and self.phase_message and self.phase != "training":
+            return f"{text} · {self.phase_message}…"
+        return text
 
     def progress_html(self) -> str:
         pct = self.percent()
         speed = f" · {self.tokens_per_s:,.0f} tokens/s" if self.tokens_per_s else ""
-        label = f"{self.step}/{self.total} steps ({pct}%) · elapsed {_clock(self.live_elapsed())} · left {_clock(self.eta if self.status == 'running' else 0 if self.status == 'completed' else None)}{speed}"
+        if self.status == "queued":
+            label = f"Queued (position {self.queue_position or '?'}): waits for the running job" + (
+                f"; resumes at step {self.step}" if self.step else "")
+        elif self.before_first_step:
+            label = f"{self.phase_message}… · elapsed {_clock(self.live_elapsed())}"
+        else:
+            left = _clock(0 if self.status == "completed" else self.eta if self.status == "running" else None)
+            if self.status == "running" and self.eta is None:
+                left += " (measuring the speed)"
+            label = f"{self.step}/{self.total} steps ({pct}%) · elapsed {_clock(self.live_elapsed())} · left {left}{speed}"
         return (
             f'<div id="mf-progress" data-job="{html.escape(self.job_id)}" data-percent="{pct}" data-status="{html.escape(self.status)}" '
-            f'data-step="{self.step}" data-total="{self.total}">'
+            f'data-step="{self.step}" data-total="{self.total}" data-phase="{html.escape(self.phase)}">'
             f'<div class="mf-bar"><div class="mf-fill" style="width:{pct}%"></div></div>'
             f'<div class="mf-label">{html.escape(label)}</div></div>'
         )

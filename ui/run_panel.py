@@ -1,14 +1,16 @@
-"""The Finetune tab's run panel: Start, Stop, Resume, the job picker, and the live view of a job.
+"""The Finetune tab's run panel: Start, Stop, Resume, the job picker, and the live view of one job.
 
-The live view is a generator that follows the job's events (the training runs in the worker
-process). Each browser session follows one job at a time: picking or starting another makes the
-previous generator return.
+One place holds the job a browser session shows (``SessionJobs``): Start and the picker set it,
+Stop and Resume act on it, and a timer renders it every half second from the job's event file
+(the training runs in the worker process). A render that finds the session showing another job
+meanwhile sends nothing, so two jobs never write into one panel.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 import gradio as gr
 
@@ -16,10 +18,68 @@ from modelforge_core.exceptions import ModelForgeException
 
 from .context import UIContext
 from .job_view import JobView
+from .line_chart import line_chart_html
 
-YIELD_INTERVAL_S = 0.4
-HEARTBEAT_S = 0.5
-ACTIVE = ("running", "stopping", "queued")
+TICK_S = 0.5
+MAX_SESSIONS = 200
+MAX_CHOICES = 30
+ACTIVE = ("running", "stopping")
+# Keeps the log's newest line in view unless the user scrolled up to read (then leaves it there).
+FOLLOW_LOG_JS = """() => {
+  const box = document.querySelector('#mf-log textarea');
+  if (!box) return;
+  if (!box.dataset.mfFollow) {
+    box.dataset.mfFollow = 'yes';
+    box.addEventListener('scroll', () => {
+      box.dataset.mfFollow = box.scrollTop + box.clientHeight >= box.scrollHeight - 8 ? 'yes' : 'no';
+    });
+  }
+  if (box.dataset.mfFollow === 'yes') requestAnimationFrame(() => { box.scrollTop = box.scrollHeight; });
+}"""
+
+
+@dataclass
+class RunWatch:
+    """What one session shows of one job: its view and how far its event file has been read."""
+
+    job_id: str
+    view: JobView
+    offset: int = 0
+    drawn: int = -1  # view.changes when the plots and the log were last sent
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class SessionJobs:
+    """The job each browser session shows (the most recent ``MAX_SESSIONS`` sessions)."""
+
+    def __init__(self):
+        self._watches: OrderedDict[str, RunWatch] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def show(self, session: str, job_id: str | None) -> RunWatch | None:
+        with self._lock:
+            watch = RunWatch(job_id, JobView(job_id)) if job_id else None
+            self._watches.pop(session, None)
+            if watch is not None:
+                self._watches[session] = watch
+                while len(self._watches) > MAX_SESSIONS:
+                    self._watches.popitem(last=False)
+            return watch
+
+    def get(self, session: str) -> RunWatch | None:
+        with self._lock:
+            watch = self._watches.get(session)
+            if watch is not None:
+                self._watches.move_to_end(session)
+            return watch
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "default"
+
+
+def _short(model_name: str) -> str:
+    return model_name.rstrip("/").split("/")[-1]
 
 
 class RunPanel:
@@ -27,18 +87,20 @@ class RunPanel:
 
     def __init__(self, ctx: UIContext):
         self.ctx = ctx
-        self._following: dict[str, str] = {}
+        self.sessions = SessionJobs()
         with gr.Row():
             self.start = gr.Button("Start", variant="primary", elem_id="mf-start")
             self.stop = gr.Button("Stop", variant="stop", elem_id="mf-stop")
             self.resume = gr.Button("Resume", elem_id="mf-resume")
+        self.notice = gr.Markdown(elem_id="mf-run-notice")
         self.job = gr.Dropdown(label="Job", choices=self.job_choices(), interactive=True, elem_id="mf-job",
-                               info="The job shown below; pick another to watch it.")
+                               info="The job shown below; Stop and Resume act on it. Pick another to watch it.")
         self.status = gr.Markdown(elem_id="mf-status")
         self.progress = gr.HTML("", elem_id="mf-progress-box")
-        self.loss_plot = gr.LinePlot(x="step", y="value", color="series", title="Loss", elem_id="mf-loss-plot", height=260)
-        self.metrics_plot = gr.LinePlot(x="step", y="value", color="series", title="Eval metrics", elem_id="mf-metrics-plot", height=220)
+        self.loss_plot = gr.HTML(line_chart_html([], "Loss", "mf-loss"), elem_id="mf-loss-plot")
+        self.metrics_plot = gr.HTML(line_chart_html([], "Eval metrics", "mf-metrics"), elem_id="mf-metrics-plot")
         self.log = gr.Textbox(label="Log", lines=12, max_lines=12, autoscroll=True, interactive=False, elem_id="mf-log")
+        self.timer = gr.Timer(TICK_S)
 
     @property
     def view_outputs(self) -> list:
@@ -46,73 +108,128 @@ class RunPanel:
 
     # -- jobs -------------------------------------------------------------------------------
 
-    def job_choices(self) -> list[tuple[str, str]]:
-        jobs = list(reversed(self.ctx.training.list_jobs()))[:30]
+    def job_choices(self, jobs: list[dict] | None = None) -> list[tuple[str, str]]:
+        jobs = list(reversed(self.ctx.training.list_jobs() if jobs is None else jobs))[:MAX_CHOICES]
         return [(f"{job['id']} · {job['status']} · {_short(job['config'].get('model_name', ''))}", job["id"]) for job in jobs]
 
     def current_job(self) -> str | None:
         """The job a fresh page shows: a running one, else the next queued, else the newest."""
         jobs = self.ctx.training.list_jobs()
-        for states in (("running", "stopping"), ("queued",)):
+        for states in (ACTIVE, ("queued",)):
             for job in jobs:
                 if job["status"] in states:
                     return job["id"]
         return jobs[-1]["id"] if jobs else None
 
-    def attach(self):
-        """On page load: pick the live job (or the newest) so the page re-attaches to it."""
-        return gr.update(choices=self.job_choices(), value=self.current_job())
+    def shown_job(self, request: gr.Request | None) -> str | None:
+        watch = self.sessions.get(_session(request))
+        return watch.job_id if watch else None
 
-    # -- following --------------------------------------------------------------------------
+    # -- rendering --------------------------------------------------------------------------
 
-    def follow(self, job_id: str | None, request: gr.Request) -> Iterator[tuple]:
-        """Yield the view of ``job_id`` from its first event, live, at least every 0.5 s, until it ends."""
-        if not job_id:
-            yield ("No job yet: fill the form and press Start.", "", None, None, "", gr.update())
-            return
-        session = request.session_hash if request else "default"
-        self._following[session] = job_id
-        view, last = JobView(job_id), 0.0
-        try:
-            for event in self.ctx.training.follow(job_id, poll_interval=0.2, heartbeat=HEARTBEAT_S):
-                if self._following.get(session) != job_id:
-                    return
+    def show(self, job_id: str | None, request: gr.Request | None) -> tuple:
+        """Make ``job_id`` the session's shown job and render it from its first event."""
+        self.sessions.show(_session(request), job_id)
+        return self.render(request, force=True)
+
+    def attach(self, request: gr.Request | None) -> tuple:
+        """On page load: show the live job (or the newest), so a reloaded page re-attaches to it."""
+        return self.show(self.current_job(), request)
+
+    def tick(self, request: gr.Request | None) -> tuple:
+        return self.render(request)
+
+    def render(self, request: gr.Request | None, force: bool = False) -> tuple:
+        """The view outputs of the session's job; unchanged ones as ``gr.skip()`` unless ``force``."""
+        session = _session(request)
+        watch = self.sessions.get(session)
+        if watch is None:
+            if not force:
+                return tuple(gr.skip() for _ in self.view_outputs)
+            return ("No job yet: fill the form and press Start.", "", line_chart_html([], "Loss", "mf-loss"),
+                    line_chart_html([], "Eval metrics", "mf-metrics"), "", gr.update(choices=self.job_choices(), value=None))
+        with watch.lock:
+            try:
+                job, events, watch.offset = self.ctx.training.events_since(watch.job_id, watch.offset)
+            except ModelForgeException as exc:
+                return (f"⚠️ {exc.message}", "", gr.skip(), gr.skip(), "", gr.update(choices=self.job_choices(), value=None))
+            jobs = self.ctx.training.list_jobs()
+            view = watch.view
+            before = (view.status, view.queue_position)
+            for event in events:
                 view.add(event)
-                now = time.monotonic()
-                if now - last >= YIELD_INTERVAL_S or event.get("type") in ("end", "heartbeat", "status"):
-                    last = now
-                    yield self._render(view, gr.update(choices=self.job_choices()) if event.get("type") in ("end", "status") else gr.update())
-        except ModelForgeException as exc:
-            yield (f"⚠️ {exc.message}", "", None, None, "", gr.update())
-            return
-        yield self._render(view, gr.update(choices=self.job_choices()))
+            self._queue_details(view, job, jobs)
+            if self.sessions.get(session) is not watch:  # the session switched jobs meanwhile
+                return tuple(gr.skip() for _ in self.view_outputs)
+            redraw = force or view.changes != watch.drawn
+            watch.drawn = view.changes
+            choices_changed = force or before != (view.status, view.queue_position) or any(e.get("type") in ("status", "end") for e in events)
+            return (
+                view.status_markdown(),
+                view.progress_html(),
+                line_chart_html(view.losses, "Loss", "mf-loss") if redraw else gr.skip(),
+                line_chart_html(view.metrics, "Eval metrics", "mf-metrics") if redraw else gr.skip(),
+                view.log_text() if redraw else gr.skip(),
+                gr.update(choices=self.job_choices(jobs), value=watch.job_id) if choices_changed else gr.skip(),
+            )
 
     @staticmethod
-    def _render(view: JobView, job_update) -> tuple:
-        return view.status_markdown(), view.progress_html(), view.loss_frame(), view.metrics_frame(), view.log_text(), job_update
+    def _queue_details(view: JobView, job: dict, jobs: list[dict]) -> None:
+        """States no event announces (stopping) come from the row; a queued job also says what it waits for."""
+        if job["status"] in ("queued", "stopping"):
+            view.status = job["status"]
+        view.queue_position = job.get("queue_position")
+        if job["status"] != "queued":
+            view.waiting_for = ""
+            return
+        running = [j for j in jobs if j["status"] in ACTIVE]
+        ahead = (view.queue_position or 1) - 1
+        parts = [f"job `{j['id']}` ({j['status']}, step {j.get('current_step') or 0}/{j.get('total_steps') or '?'})" for j in running]
+        if ahead:
+            parts.append(f"{ahead} queued job{'s' if ahead > 1 else ''} before it")
+        view.waiting_for = " and ".join(parts) or "the device to be free"
 
     # -- actions ----------------------------------------------------------------------------
 
-    def stop_job(self, job_id: str | None) -> str:
+    def stop_job(self, request: gr.Request | None) -> str:
+        """Stop the shown job: a queued one leaves the queue; a running one saves a checkpoint and stops."""
+        job_id = self.shown_job(request)
         if not job_id:
-            return "No job selected."
+            return "No job shown: nothing to stop."
         try:
+            before = self.ctx.training.get_job(job_id)["status"]
             job = self.ctx.training.stop(job_id)
         except ModelForgeException as exc:
             gr.Warning(exc.message)
             return f"⚠️ {exc.message}"
-        return f"**Job `{job_id}`: {job['status']}**" + (" (saving a checkpoint, then it stops)" if job["status"] == "stopping" else "")
+        if before == "queued":
+            message = f"Job `{job_id}` was taken out of the queue; it had not started."
+        elif job["status"] == "stopping":
+            message = f"Stopping job `{job_id}`: saving a checkpoint, then it stops (Resume continues from it)."
+        else:
+            message = f"Job `{job_id}` is {job['status']}."
+        gr.Info(message.replace("`", ""))
+        return message
 
-    def resume_job(self, job_id: str | None):
+    def resume_job(self, request: gr.Request | None) -> str:
+        """Queue the shown job again; it continues from its last checkpoint."""
+        job_id = self.shown_job(request)
         if not job_id:
-            return gr.update(), "No job selected."
+            return "No job shown: nothing to resume."
         try:
             job = self.ctx.training.resume(job_id)
         except ModelForgeException as exc:
             gr.Warning(exc.message)
-            return gr.update(), f"⚠️ {exc.message} {exc.hint}"
-        return gr.update(choices=self.job_choices(), value=job["id"]), f"**Job `{job_id}`: {job['status']}** (resuming)"
+            return f"⚠️ {exc.message} {exc.hint}".strip()
+        where = f", position {job['queue_position']} in the queue" if job["status"] == "queued" and job.get("queue_position") else ""
+        return f"Resuming job `{job_id}` from its last checkpoint{where}."
 
-
-def _short(model_name: str) -> str:
-    return model_name.rstrip("/").split("/")[-1]
+    def wire(self) -> None:
+        """Events that need only the panel; Start is wired by the tab (it reads the form)."""
+        self.timer.tick(self.tick, None, self.view_outputs, show_progress="hidden", trigger_mode="once", api_visibility="private")
+        self.log.change(None, None, None, js=FOLLOW_LOG_JS)
+        self.job.input(self.show, self.job, self.view_outputs, show_progress="hidden", api_name="show_job")
+        self.stop.click(self.stop_job, None, self.notice, api_name="stop").then(self.tick, None, self.view_outputs, show_progress="hidden")
+        self.resume.click(self.resume_job, None, self.notice, api_name="resume").then(
+            self.tick, None, self.view_outputs, show_progress="hidden"
+        )

@@ -16,6 +16,7 @@ from ..data.formats import SHAPES_FOR_TASK, apply_column_mapping, detect_shape
 from ..data.loading import SUPPORTED_EXTENSIONS, load_dataset_source
 from ..evaluation.dataset_validator import DatasetValidator
 from ..exceptions import DatasetValidationError, ModelForgeException
+from ..heavy_imports import wait_for_imports
 from ..settings import Settings
 
 PREVIEW_ROWS = 5
@@ -64,6 +65,7 @@ class DatasetService:
         source = (source or "").strip()
         if not source:
             return DatasetPreview(source, False, "No dataset chosen yet.")
+        wait_for_imports()  # datasets reads transformers' tokenizer class when transformers is (half) imported
         try:
             dataset = apply_column_mapping(load_dataset_source(source), column_mapping)
         except ModelForgeException as exc:

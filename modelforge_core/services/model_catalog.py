@@ -54,6 +54,12 @@ class ModelCatalog:
         if model_name.rstrip("/") in {self.demo_model_path(kind) for kind in DEMO_LABELS}:
             self.ensure_demo_models()
 
+    def is_ready(self, model_name: str) -> bool:
+        """False while ``model_name`` is a demo model that is not built yet."""
+        name = model_name.rstrip("/")
+        kinds = [kind for kind in DEMO_LABELS if self.demo_model_path(kind) == name]
+        return not kinds or (self.settings.demo_dir / f"{kinds[0]}-v{DEMO_VERSION}" / "modelforge-demo.json").is_file()
+
     def choices(self, profile: str) -> list[tuple[str, str]]:
         """(label, value) pairs: the demo model, then recommended Hub models when online."""
         items = [(label, self.demo_model_path(kind)) for kind, label in DEMO_LABELS.items()]

@@ -95,6 +95,15 @@ class TrainingService:
         """Every event of the job so far (its full history)."""
         return EventLog(RunFiles(Path(self.get_job(job_id)["run_dir"])).events).read_all()
 
+    def events_since(self, job_id: str, offset: int = 0) -> tuple[dict, list[dict], int]:
+        """(job row, the events written after byte ``offset``, the offset to read from next), without waiting.
+
+        The row is read first, so a job that is already final has its ``end`` event in the list.
+        """
+        job = self.get_job(job_id)
+        events, offset = EventLog(RunFiles(Path(job["run_dir"])).events).read_from(offset)
+        return job, events, offset
+
     def follow(
         self, job_id: str, poll_interval: float = 0.25, timeout: float | None = None, heartbeat: float | None = None
     ) -> Iterator[dict]:

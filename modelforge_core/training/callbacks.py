@@ -15,6 +15,7 @@ from transformers import TrainerCallback
 
 from ..evaluation.metrics import perplexity
 from .events import EventLog
+from .job_clock import JobClock, StepRate
 
 PROGRESS_INTERVAL_S = 0.25
 SUMMARY_KEYS = {"epoch", "step", "total_flos", "train_runtime", "train_samples_per_second", "train_steps_per_second"}
@@ -32,6 +33,7 @@ class EventCallback(TrainerCallback):
         stop_file: Path,
         on_progress: Callable[[int, int], None] | None = None,
         perplexity: bool = True,
+        clock: JobClock | None = None,
     ):
         self.events = events
         self.perplexity = perplexity
@@ -41,21 +43,43 @@ class EventCallback(TrainerCallback):
         self.stop_requested = False
         self.first_eval: dict | None = None
         self.last_eval: dict | None = None
+        self.clock = clock or JobClock()
+        self.rate = StepRate()
         self._start = time.monotonic()
         self._start_step = 0
         self._start_tokens = 0
         self._last_emit = 0.0
+        self._first_step_done = False
+
+    def phase(self, phase: str, message: str) -> dict:
+        """A ``phase`` event: what the run is doing before and between the steps, with the job's elapsed time."""
+        return self._write("phase", phase=phase, message=message, elapsed_s=self.clock.elapsed())
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._start = time.monotonic()
         self._start_step = state.global_step
         self._start_tokens = state.num_input_tokens_seen or 0
+        self._first_step_done = False
+        self.rate.restart()
+        self.rate.add(state.global_step)
         self._write("status", status="running", message="Training started", total_steps=state.max_steps)
+        if getattr(args, "eval_on_start", False) and state.global_step == 0:
+            self.phase("evaluating", "Evaluating the base model on the eval split (step 0)")
+        else:
+            self.phase("first_step", f"Running the first step (of {state.max_steps})")
         self._progress(state, force=True)
         self._check_stop(state, control)
 
+    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not self._first_step_done and state.global_step == self._start_step:
+            self.phase("first_step", f"Running the first step (of {state.max_steps})")
+
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._progress(state, force=state.global_step >= state.max_steps)
+        self.rate.add(state.global_step)
+        if not self._first_step_done:
+            self._first_step_done = True
+            self.phase("training", "Training")
+        self._progress(state, force=state.global_step >= state.max_steps or state.global_step == self._start_step + 1)
         self._check_stop(state, control)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
@@ -91,19 +115,17 @@ class EventCallback(TrainerCallback):
         if not force and now - self._last_emit < PROGRESS_INTERVAL_S:
             return
         self._last_emit = now
-        elapsed = now - self._start
-        done = state.global_step - self._start_step
+        run_time = now - self._start
         total = state.max_steps or 0
-        eta = (elapsed / done) * (total - state.global_step) if done > 0 and total else None
         tokens = (state.num_input_tokens_seen or 0) - self._start_tokens
         self._write(
             "progress",
             step=state.global_step,
             total_steps=total,
             epoch=state.epoch,
-            elapsed_s=round(elapsed, 2),
-            eta_s=round(eta, 2) if eta is not None else None,
-            tokens_per_s=round(tokens / elapsed, 1) if elapsed > 0 and tokens else None,
+            elapsed_s=self.clock.elapsed(),
+            eta_s=self.rate.seconds_left(state.global_step, total),
+            tokens_per_s=round(tokens / run_time, 1) if run_time > 0 and tokens else None,
         )
         if self.on_progress:
             self.on_progress(state.global_step, total)
