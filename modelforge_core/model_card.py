@@ -27,6 +27,7 @@ STRATEGY_TEXT = {
 }
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 _FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".txt", ".tsv")
+NOT_HYPERPARAMETERS = ("model_name", "dataset", "task", "strategy", "provider", "column_mapping", "output_name")
 
 
 def _atomic_write(path: Path, text: str) -> Path:
@@ -108,7 +109,8 @@ def _model_kind(folder: Path, task: str) -> str:
     return {"summarization": "seq2seq", "question-answering": "qa", "extractive-qa": "qa"}.get(task, "causal")
 
 
-def _usage(folder_name: str, kind: str, finetuning_type: str) -> str:
+def _usage(location: str, kind: str, finetuning_type: str, on_hub: bool) -> str:
+    """The python snippet that loads the model from ``location``: its folder, or its Hub repo id."""
     suffix = {"causal": "CausalLM", "seq2seq": "Seq2SeqLM", "qa": "QuestionAnswering"}[kind]
     if finetuning_type == "lora":
         loader = f"AutoPeftModelFor{suffix}"
@@ -116,10 +118,15 @@ def _usage(folder_name: str, kind: str, finetuning_type: str) -> str:
     else:
         loader = f"AutoModelFor{suffix}"
         imports = [f"from transformers import AutoTokenizer, {loader}"]
+    if on_hub:
+        where = "# The model's repo on the Hugging Face Hub."
+    else:
+        where = "# This model's folder; once it is pushed to the Hub, use its repo id (your-name/model-name) instead."
     lines = ["```python", *imports]
     lines += [
         "",
-        f"model_path = {json.dumps('path/to/' + folder_name)}  # this folder, or the Hub repo id once published",
+        where,
+        f"model_path = {json.dumps(location)}",
         f"model = {loader}.from_pretrained(model_path)",
         "tokenizer = AutoTokenizer.from_pretrained(model_path)",
     ]
@@ -131,7 +138,7 @@ def _usage(folder_name: str, kind: str, finetuning_type: str) -> str:
     return "\n".join(lines + ["```"])
 
 
-def write_model_card(
+def render_model_card(
     folder: Path,
     *,
     name: str,
@@ -143,15 +150,20 @@ def write_model_card(
     hyperparameters: dict,
     metrics: dict,
     finetuning_type: str = "lora",
-) -> Path:
-    """Write ``folder/README.md``: Hugging Face front matter, then what the model is and how to load it.
+    model_path: str | Path | None = None,
+    repo_id: str | None = None,
+) -> str:
+    """The text of the card for the model saved in ``folder``.
 
-    Raises OSError when the folder cannot be written.
+    Its "How to use" snippet loads ``repo_id`` (the card of a Hub push), else ``model_path`` (the
+    model's final folder, when ``folder`` is a staging folder), else ``folder`` itself, as an
+    absolute path.
     """
     folder = Path(folder)
     base_ref = f"[{base_model}](https://huggingface.co/{base_model})" if is_hub_id(base_model) else f"`{Path(base_model).name}`"
     data_ref = f"[{dataset}](https://huggingface.co/datasets/{dataset})" if is_hub_id(dataset) else f"`{Path(dataset).name}`"
     method = "LoRA adapters" if finetuning_type == "lora" else "full fine-tuning of every weight"
+    location = repo_id or str(Path(model_path or folder).expanduser().resolve())
     sections = [
         _front_matter(base_model, task, strategy, dataset, finetuning_type),
         f"# {name}",
@@ -166,9 +178,49 @@ def write_model_card(
         ),
         "## Hyperparameters\n\n" + _table(("Hyperparameter", "Value"), hyperparameters),
         "## Final metrics\n\n" + (_table(("Metric", "Value"), metrics) if metrics else "No metrics were recorded."),
-        "## How to use\n\n" + _usage(folder.name, _model_kind(folder, task), finetuning_type),
+        "## How to use\n\n" + _usage(location, _model_kind(folder, task), finetuning_type, on_hub=bool(repo_id)),
     ]
-    return _atomic_write(folder / "README.md", "\n\n".join(sections) + "\n")
+    return "\n\n".join(sections) + "\n"
+
+
+def write_model_card(folder: Path, **fields: Any) -> Path:
+    """Write ``folder/README.md`` (atomically): Hugging Face front matter, what the model is, how to load it.
+
+    ``fields`` are render_model_card's keyword arguments. Raises OSError when the folder cannot be written.
+    """
+    folder = Path(folder)
+    return _atomic_write(folder / "README.md", render_model_card(folder, **fields))
+
+
+def hyperparameters_of(config: dict) -> dict:
+    """The config's training settings, without what the card says elsewhere (model, data, task, ...)."""
+    return {k: v for k, v in (config or {}).items() if k not in NOT_HYPERPARAMETERS}
+
+
+def card_fields(metadata: dict) -> dict:
+    """render_model_card's keyword arguments from a model's modelforge.json metadata."""
+    config = metadata.get("config") or {}
+    return {
+        "name": metadata.get("name") or config.get("output_name") or "model",
+        "base_model": metadata.get("base_model") or config.get("model_name") or "",
+        "task": metadata.get("task") or config.get("task") or "text-generation",
+        "strategy": metadata.get("strategy") or config.get("strategy") or "sft",
+        "provider": metadata.get("provider") or config.get("provider") or "huggingface",
+        "dataset": config.get("dataset") or "",
+        "hyperparameters": hyperparameters_of(config),
+        "metrics": metadata.get("metrics") or {},
+        "finetuning_type": metadata.get("finetuning_type") or config.get("finetuning_type") or "lora",
+    }
+
+
+def write_card_from_metadata(folder: Path, metadata: dict | None = None, *, model_path: str | Path | None = None) -> Path:
+    """(Re)write ``folder/README.md`` from ``metadata`` (default: the folder's modelforge.json).
+
+    Raises ModelAccessError when the metadata cannot be read, OSError when the card cannot be written.
+    """
+    folder = Path(folder)
+    metadata = read_model_metadata(folder) if metadata is None else metadata
+    return write_model_card(folder, **card_fields(metadata), model_path=model_path)
 
 
 def write_model_metadata(folder: Path, metadata: dict) -> Path:

@@ -23,6 +23,7 @@ from .schemas import TrainingConfig
 from .services.model_service import ModelService
 from .settings import get_settings
 from .training.events import EventLog
+from .training.job_clock import JobClock
 from .training.run_files import RunFiles
 
 log = get_logger("worker")
@@ -101,7 +102,8 @@ def run_job(job_id: str) -> int:
         from .training.pipeline import run_training
 
         result = run_training(
-            config, run, events, output_dir, resume=bool(job.get("resume")), on_progress=_progress_writer(db, job_id)
+            config, run, events, output_dir, resume=bool(job.get("resume")), on_progress=_progress_writer(db, job_id),
+            clock=JobClock.from_events(events.read_all()),
         )
     except _StoppedBeforeStart:
         events.write("end", status="stopped", message="Stopped before training started.")

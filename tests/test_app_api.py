@@ -47,14 +47,22 @@ def test_hardware_estimate_and_recommendations_over_http(app, samples):
 
 
 def test_http_start_training_then_status_until_completed(app, samples):
-    response = httpx.post(app.url + "/api/finetune/start_training", json=_config(app, samples), timeout=60)
+    config = _config(app, samples)
+    response = httpx.post(app.url + "/api/finetune/start_training", json=config, timeout=60)
     assert response.status_code == 200, response.text
     job_id = response.json()["job_id"]
+    early = httpx.get(f"{app.url}/api/finetune/status/{job_id}").json()
+    assert early["base_model"] == config["model_name"], "the status names the base model as such"
+    if early["status"] != "completed":
+        assert early["model_id"] is None and early["model_name"] is None, "no registered model yet"
     status = wait_status(app.url, job_id, ("completed", "failed", "stopped", "interrupted"))
     assert status["status"] == "completed", status
     assert status["current_step"] == status["total_steps"] == 20
     models = httpx.get(app.url + "/api/models").json()
     model = next(m for m in models if m["id"] == status["model_id"])
+    assert status["model_name"] == model["name"] and status["base_model"] == config["model_name"]
+    listed = next(j for j in httpx.get(app.url + "/api/finetune/jobs").json() if j["job_id"] == job_id)
+    assert listed["model_name"] == model["name"] and listed["base_model"] == config["model_name"]
     assert model["metrics"]["eval_loss"] < model["metrics"]["initial_eval_loss"]
     events = httpx.get(f"{app.url}/api/finetune/events/{job_id}").json()
     assert any(e["type"] == "end" and e["status"] == "completed" for e in events)
@@ -94,7 +102,8 @@ def test_gradio_client_trains_the_demo_model(app, samples):
         time.sleep(0.5)
         status = client.predict(job_id, api_name="/job_status")
     assert status["status"] == "completed", status
-    assert any(m["id"] == status["model_id"] for m in client.predict(api_name="/list_models"))
+    registered = next(m for m in client.predict(api_name="/list_models") if m["id"] == status["model_id"])
+    assert status["model_name"] == registered["name"] and status["base_model"] == app.demo_model()
 
 
 def test_gradio_client_gets_the_error_in_words(app, samples):

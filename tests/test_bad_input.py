@@ -151,3 +151,18 @@ def test_seed_example_config_is_accepted_as_it_is():
     assert config.gradient_checkpointing is True
     explicit = parse_training_config({**seed, "batch_size": 6, "gradient_checkpointing": False})
     assert explicit.per_device_train_batch_size == 6 and explicit.gradient_checkpointing is False, "given values win"
+
+
+def test_an_uploaded_file_is_named_by_its_name_in_every_message(settings, tmp_path):
+    from modelforge_core.services.dataset_service import DatasetService
+
+    upload = tmp_path / "my data.jsonl"
+    upload.write_text('{"instruction": "a", "output": "b"}\n{not json}\n', encoding="utf-8")
+    service = DatasetService(settings)
+    stored = service.store_upload(upload)
+    assert stored != str(upload) and "uploads" in stored
+    preview = service.preview(stored, "text-generation")
+    assert not preview.ok and "my data.jsonl, line 2" in preview.message, preview.message
+    assert "uploads" not in preview.message and stored not in preview.message
+    assert service.named(f"{stored}: row 3 is empty", stored) == "my data.jsonl: row 3 is empty"
+    assert service.display_name("/some/where/data.csv") == "/some/where/data.csv", "a path the user gave stays as given"

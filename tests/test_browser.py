@@ -118,6 +118,8 @@ def test_train_in_the_browser_then_stop_a_second_run(app, page, tmp_path):
     page.reload()  # the form comes back with the attached job's settings
     _wait_progress(page, lambda p: p["job"] == running["job"] and p["status"] == "running")
     page.wait_for_function("() => document.querySelector('#mf-max_steps input').value === '5000'", timeout=30_000)
+    page.wait_for_selector("#mf-estimate >> text=Memory estimate:")
+    assert page.locator(".toast-body.error, span.error").all_inner_texts() == [], "restoring the settings raises nothing"
     page.click("#mf-stop")
     stopped = _wait_progress(page, lambda p: p["job"] == running["job"] and p["status"] == "stopped", timeout=120)
     assert 0 < stopped["step"] < 5000

@@ -100,6 +100,7 @@ def test_delete_inside_home_removes_files_and_row(service, settings):
     model = register(service, folder)
     result = service.delete_model("tiny-sft")
     assert result["id"] == model["id"] and result["files_deleted"] is True and result["path"] == str(folder)
+    assert result["name"] == "tiny-sft" and result["message"] == "Deleted **tiny-sft** and its files."
     assert not folder.exists() and settings.models_dir.is_dir()
     with pytest.raises(NotFoundError):
         service.get_model(model["id"])
@@ -110,6 +111,7 @@ def test_delete_outside_home_keeps_files(service, tmp_path):
     model = register(service, folder)
     result = service.delete_model(model["id"])
     assert result["files_deleted"] is False and "outside" in result["message"]
+    assert result["message"].startswith("Deleted **tiny-sft** from the registry and kept its files")
     assert (folder / "adapter_model.safetensors").read_bytes() == b"weights"
     assert service.list_models() == []
 
@@ -137,6 +139,7 @@ def test_delete_with_missing_folder_is_fine(service, settings):
     shutil.rmtree(folder)
     result = service.delete_model(model["id"])
     assert result["files_deleted"] is False and service.list_models() == []
+    assert result["message"] == "Deleted **tiny-sft**; its files were already gone."
 
 
 def test_delete_keeps_row_when_files_cannot_be_removed(service, settings, monkeypatch):
@@ -150,3 +153,123 @@ def test_delete_keeps_row_when_files_cannot_be_removed(service, settings, monkey
     with pytest.raises(ModelAccessError, match="Could not delete"):
         service.delete_model(model["id"])
     assert service.get_model(model["id"])["id"] == model["id"] and folder.exists()
+
+
+def saved_folder(path, name="tiny-sft"):
+    """A folder as training saves it: weights, modelforge.json, and a card with the config's name."""
+    from modelforge_core.model_card import write_card_from_metadata, write_model_metadata
+
+    make_folder(path)
+    metadata = {"name": name, "base_model": "org/tiny", "task": "text-generation", "strategy": "sft",
+                "provider": "huggingface", "finetuning_type": "lora",
+                "config": {"model_name": "org/tiny", "dataset": "org/data", "lora_r": 8}, "metrics": {"eval_loss": 1.2}}
+    write_model_metadata(path, metadata)
+    write_card_from_metadata(path)
+    return path
+
+
+def card_title(folder) -> str:
+    return next(line for line in (folder / "README.md").read_text().splitlines() if line.startswith("# "))
+
+
+def test_a_taken_name_is_also_the_name_in_the_card_and_metadata(service, settings):
+    import json
+
+    first, second = saved_folder(settings.models_dir / "job1"), saved_folder(settings.models_dir / "job2")
+    register(service, first)
+    model = register(service, second)
+    assert model["name"] == "tiny-sft-2"
+    assert card_title(first) == "# tiny-sft" and card_title(second) == "# tiny-sft-2"
+    assert json.loads((second / "modelforge.json").read_text())["name"] == "tiny-sft-2"
+    assert f'model_path = "{second}"' in (second / "README.md").read_text()
+
+
+def test_rename_rewrites_the_card_and_metadata(service, settings):
+    import json
+
+    folder = saved_folder(settings.models_dir / "job1")
+    model = register(service, folder)
+    service.rename_model(model["id"], "digits-v2")
+    text = (folder / "README.md").read_text()
+    assert card_title(folder) == "# digits-v2" and "digits-v2 is a fine-tuned version" in text
+    assert "| lora_r | 8 |" in text and "| eval_loss | 1.2 |" in text, "the rest of the card is kept"
+    assert json.loads((folder / "modelforge.json").read_text())["name"] == "digits-v2"
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "adapter_model.safetensors", "modelforge.json"]
+
+
+def test_a_folder_not_saved_by_modelforge_gets_no_card(service, tmp_path):
+    folder = make_folder(tmp_path / "elsewhere" / "model")
+    model = register(service, folder)
+    service.rename_model(model["id"], "other")
+    assert sorted(p.name for p in folder.iterdir()) == ["adapter_model.safetensors"]
+
+
+def test_a_card_that_cannot_be_written_does_not_fail_the_rename(service, settings, monkeypatch):
+    import modelforge_core.services.model_service as model_service_module
+
+    folder = saved_folder(settings.models_dir / "job1")
+    model = register(service, folder)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(model_service_module, "write_card_from_metadata", refuse)
+    assert service.rename_model(model["id"], "renamed")["name"] == "renamed"
+
+
+def test_job_status_names_the_base_model_and_the_registered_model(service, settings):
+    from modelforge_core.services.job_status import job_status
+
+    model = register(service, make_folder(settings.models_dir / "job1"))
+    job = {"id": "job1", "status": "completed", "config": {"model_name": "/models/demo"}, "model_id": model["id"]}
+    status = job_status(job, service)
+    assert status["base_model"] == "/models/demo"
+    assert (status["model_id"], status["model_name"]) == (model["id"], "tiny-sft")
+    service.rename_model(model["id"], "renamed")
+    assert job_status(job, service)["model_name"] == "renamed"
+    queued = job_status({"id": "job2", "status": "queued", "config": {"model_name": "/models/demo"}}, service)
+    assert queued["model_id"] is None and queued["model_name"] is None
+    service.delete_model(model["id"])
+    assert job_status(job, service)["model_name"] is None, "a deleted model has no name"
+
+
+def test_the_models_tab_shows_metrics_as_a_table_and_keeps_its_messages(service, settings, tmp_path):
+    """What the Models tab shows: formatted metrics; the latest action messages, newest first, by name."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from ui.models_tab import MAX_MESSAGES, ModelsTab, metrics_markdown
+
+    table = metrics_markdown({"eval_loss": 1.234567890123, "initial_eval_loss": 2.718281828459045, "steps": 20,
+                              "total_params": 1234567, "epochs": 1.0})
+    assert "| eval\\_loss | 2.718 | 1.235 |" in table and "| steps | – | 20 |" in table
+    assert "| total\\_params | – | 1,234,567 |" in table and "| epochs | – | 1 |" in table
+    assert "initial" not in table and "1.2345" not in table
+
+    class Exports:
+        def export_merged(self, model_id, folder):
+            return tmp_path / "merged"
+
+        def zip_adapter(self, model_id, target):
+            target.write_bytes(b"zip")
+            return target
+
+    model = register(service, make_folder(settings.models_dir / "job1"), name="digits-lora")
+    ctx = SimpleNamespace(models=service, exports=Exports(), training=None)
+    with gr.Blocks():
+        tab = ModelsTab(ctx)
+    text, history = tab.do_export(model["id"], str(tmp_path / "merged"), [])
+    archive, text, history = tab.do_zip(model["id"], history)
+    assert archive.endswith("digits-lora.zip")
+    zipped, exported = history
+    assert "Adapter of **digits-lora** zipped" in zipped and "Merged model saved to" in exported
+    assert "**digits-lora**" in exported and text.index("Adapter of") < text.index("Merged model saved")
+    assert model["id"] not in text and "job1" not in text, "the model by its name, never its id or folder"
+    text, history, *_ = tab.do_rename(model["id"], "digits-v2", history)
+    assert text.startswith("Renamed **digits-lora** to **digits-v2**.") and "Merged model saved" in text
+    for _ in range(MAX_MESSAGES):
+        text, history, *_ = tab.do_delete(model["id"], False, history)
+    assert len(history) == MAX_MESSAGES and "Tick the confirmation first: deleting **digits-v2**" in text
+    text, history, *_ = tab.do_delete(model["id"], True, history)
+    assert text.startswith("Deleted **digits-v2** and its files.")

@@ -100,15 +100,24 @@ def test_a_model_whose_files_are_gone_is_a_clear_error(services, settings, demo_
         list(PlaygroundService(models).stream_chat(record["id"], [{"role": "user", "content": "hi"}]))
 
 
-def test_the_hub_token_is_never_stored(services, settings, demo_model, monkeypatch, caplog):
+def test_the_hub_token_is_never_stored_and_the_pushed_card_loads_the_repo(services, settings, demo_model, monkeypatch, caplog):
     import logging
+    import shutil
 
     import modelforge_core.services.export_service as export_module
+    from modelforge_core.model_card import write_model_metadata
     from modelforge_core.services.export_service import ExportService
 
     _, models, _ = services
-    record = _register_copy(models, settings, demo_model, "to-push")
     folder = settings.models_dir / "to-push"
+    shutil.copytree(demo_model, folder)
+    write_model_metadata(folder, {"name": "to-push", "base_model": demo_model, "task": "text-generation",
+                                  "strategy": "sft", "provider": "huggingface", "finetuning_type": "full",
+                                  "config": {"model_name": demo_model, "dataset": "/data/train.jsonl"}, "metrics": {}})
+    (folder / "training_args.bin").write_bytes(b"pickled")
+    record = models.register_model(name="to-push", base_model=demo_model, task="text-generation", strategy="sft",
+                                   provider="huggingface", path=folder, config={}, metrics={})
+    assert f'model_path = "{folder}"' in (folder / "README.md").read_text(), "the local card loads the local folder"
     calls = []
 
     class FakeHub:
@@ -119,8 +128,8 @@ def test_the_hub_token_is_never_stored(services, settings, demo_model, monkeypat
             calls.append(("create", repo_id, private))
             return f"https://huggingface.co/{repo_id}"
 
-        def upload_folder(self, folder_path, repo_id, ignore_patterns):
-            calls.append(("upload", folder_path, repo_id))
+        def create_commit(self, repo_id, operations, commit_message):
+            calls.append(("commit", repo_id, {op.path_in_repo: op.path_or_fileobj for op in operations}))
 
     import huggingface_hub
 
@@ -131,7 +140,14 @@ def test_the_hub_token_is_never_stored(services, settings, demo_model, monkeypat
     url = ExportService(models).push_to_hub(record["id"], "me/to-push", token=secret, private=True)
     assert url.endswith("me/to-push")
     assert ("init", secret) in calls and ("create", "me/to-push", True) in calls
-    assert calls[-1] == ("upload", str(folder), "me/to-push")
+    kind, repo_id, files = calls[-1]
+    assert (kind, repo_id) == ("commit", "me/to-push")
+    expected = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {"training_args.bin"}
+    assert set(files) == expected and "README.md" in files and "config.json" in files
+    pushed_card = files["README.md"].decode("utf-8")
+    assert 'model_path = "me/to-push"' in pushed_card and "# to-push" in pushed_card
+    assert str(settings.home) not in pushed_card and str(folder) not in pushed_card, "no local path is published"
+    assert f'model_path = "{folder}"' in (folder / "README.md").read_text(), "the local card is unchanged"
     database = settings.home / "database" / "modelforge.sqlite"
     stored = b"".join(p.read_bytes() for p in database.parent.glob("*") if p.is_file())
     assert secret.encode() not in stored, "the token is not in the database"

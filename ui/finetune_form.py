@@ -62,6 +62,7 @@ ADVANCED_FIELDS = (
     Field("fp16", "fp16", "checkbox"),
     Field("output_name", "Name of the fine-tuned model", "text"),
 )
+CLEARABLE_FIELDS = ("output_name", "target_modules", "column_mapping")
 CHOICE_FIELDS = ("task", "model_name", "provider", "strategy", "dataset", "column_mapping", "compute_specs")
 
 
@@ -110,6 +111,8 @@ def config_to_form_values(config: dict[str, Any]) -> dict[str, Any]:
         elif name == "eval_steps" and value is None:
             value = 0
         elif value is None:
+            if name not in CLEARABLE_FIELDS:
+                continue  # a dropdown has no empty choice: it keeps what it shows
             value = ""
         values[name] = value
     return values

@@ -4,6 +4,7 @@ download the adapter, push to the Hub, rename, delete."""
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from .job_view import JobView
 from .playground_tab import model_choices
 
 KEY_METRICS = ("eval_loss", "perplexity", "rougeL", "f1", "reward_accuracy", "reward_model_accuracy")
+MAX_MESSAGES = 5  # action messages kept in the result area, newest first
+MESSAGE_SEPARATOR = "\n\n---\n\n"
 
 
 def models_table(ctx: UIContext) -> pd.DataFrame:
@@ -36,6 +39,44 @@ def _error(exc: ModelForgeException) -> str:
     return f"⚠️ {exc.message} {exc.hint}".strip()
 
 
+def _md(text: str) -> str:
+    """``text`` with Markdown's special characters escaped (a model name shown in bold)."""
+    return "".join(f"\\{c}" if c in "\\`*_[]<>|#" else c for c in str(text))
+
+
+def format_number(value) -> str:
+    """4 significant digits for floats, integers as integers (with thousands separators)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "–" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    rounded = float(f"{value:.4g}")
+    if rounded.is_integer() and abs(rounded) >= 1:
+        return f"{int(rounded):,}"
+    return f"{value:.4g}"
+
+
+def metrics_markdown(metrics: dict | None) -> str:
+    """The final metrics as a table: each metric at the start of training (``initial_*``) and at the end."""
+    metrics = metrics or {}
+    names = list(dict.fromkeys(k.removeprefix("initial_") for k in metrics))
+    if not names:
+        return "No metrics were recorded."
+    lines = ["| metric | start of training | end of training |", "|---|---:|---:|"]
+    for name in names:
+        start, end = metrics.get(f"initial_{name}"), metrics.get(name)
+        lines.append(f"| {_md(name)} | {format_number(start)} | {format_number(end)} |")
+    return "\n".join(lines)
+
+
+def add_message(history: list[str] | None, message: str) -> tuple[str, list[str]]:
+    """Put ``message`` first in the kept action messages; the result area's text and the new list."""
+    kept = [message, *(history or [])][:MAX_MESSAGES]
+    return MESSAGE_SEPARATOR.join(kept), kept
+
+
 class ModelsTab:
     """Components and handlers; ``open_in_playground`` is wired by the app to switch tabs."""
 
@@ -46,9 +87,11 @@ class ModelsTab:
             self.model = gr.Dropdown(model_choices(ctx), label="Model", elem_id="mf-models-model", scale=4)
             self.refresh = gr.Button("Refresh", size="sm", scale=1)
         self.result = gr.Markdown(elem_id="mf-models-result")
+        self.messages = gr.State([])  # this session's latest action messages, newest first
         with gr.Tabs():
             with gr.Tab("Details"):
-                self.metrics = gr.JSON(label="Final metrics", elem_id="mf-models-metrics")
+                gr.Markdown("**Final metrics**")
+                self.metrics = gr.Markdown(elem_id="mf-models-metrics")
                 self.curves = gr.LinePlot(x="step", y="value", color="series", title="Loss during training", height=240)
                 self.config = gr.Code(language="json", label="Config")
                 self.card = gr.Markdown(elem_id="mf-models-card")
@@ -62,8 +105,8 @@ class ModelsTab:
                     self.export_dir = gr.Textbox(label="Export merged model to folder", elem_id="mf-models-export-dir", scale=3)
                     self.export = gr.Button("Export merged", elem_id="mf-models-export", scale=1)
                 with gr.Row():
-                    self.zip = gr.Button("Download adapter (.zip)", scale=1)
-                    self.zip_file = gr.File(label="Adapter", scale=3)
+                    self.zip = gr.Button("Download adapter (.zip)", elem_id="mf-models-zip", scale=1)
+                    self.zip_file = gr.File(label="Adapter", elem_id="mf-models-zip-file", scale=3)
                 with gr.Row():
                     self.repo = gr.Textbox(label="Hub repo (your-name/model-name)", scale=2)
                     self.private = gr.Checkbox(True, label="Private")
@@ -84,11 +127,11 @@ class ModelsTab:
 
     def details(self, model_id: str | None):
         if not model_id:
-            return None, None, "", ""
+            return "", None, "", ""
         try:
             record = self.ctx.models.get_model(model_id)
         except ModelForgeException as exc:
-            return None, None, "", _error(exc)
+            return "", None, "", _error(exc)
         view = JobView(record.get("job_id") or "-")
         if record.get("job_id"):
             try:
@@ -98,54 +141,92 @@ class ModelsTab:
                 pass
         card_file = Path(record["path"]) / "README.md"
         card = card_file.read_text(encoding="utf-8").split("---", 2)[-1] if card_file.is_file() else "(no model card)"
-        return record["metrics"], view.loss_frame(), json.dumps(record["config"], indent=2), card
+        return metrics_markdown(record["metrics"]), view.loss_frame(), json.dumps(record["config"], indent=2), card
 
-    def _act(self, fn, *args) -> str:
+    def _name(self, model_id: str | None) -> str | None:
+        """The model's registered name, shown in bold; None when there is no such model."""
         try:
-            return fn(*args)
-        except ModelForgeException as exc:
-            return _error(exc)
+            return f"**{_md(self.ctx.models.get_model(model_id)['name'])}**" if model_id else None
+        except ModelForgeException:
+            return None
 
-    def do_evaluate(self, model_id, dataset, samples) -> str:
+    def _act(self, model_id: str | None, history: list[str] | None, fn) -> tuple[str, list[str]]:
+        """Run ``fn(name)`` for the selected model; its message (or the error, naming the model) goes first."""
+        name = self._name(model_id)
+        if name is None:
+            message = "Pick a model first." if not model_id else "⚠️ That model is no longer registered. Refresh the list."
+        else:
+            try:
+                message = fn(name)
+            except ModelForgeException as exc:
+                message = f"{name}: {_error(exc)}"
+        return add_message(history, message)
+
+    def do_evaluate(self, model_id, dataset, samples, history):
         from modelforge_core.services.evaluation_service import EvaluationService
 
-        def run() -> str:
+        def run(name: str) -> str:
             result = EvaluationService(self.ctx.models).evaluate(model_id, dataset, samples=int(samples or 32))
             lines = ["| metric | fine-tuned | base |", "|---|---|---|"]
-            lines += [f"| {k} | {v:.4g} | {result['base'].get(k, float('nan')):.4g} |" for k, v in result["model"].items() if isinstance(v, (int, float))]
-            return f"Evaluated on {result['rows']} rows:\n\n" + "\n".join(lines)
+            lines += [f"| {k} | {format_number(v)} | {format_number(result['base'].get(k))} |"
+                      for k, v in result["model"].items() if isinstance(v, (int, float))]
+            return f"Evaluated {name} on {result['rows']} rows:\n\n" + "\n".join(lines)
 
-        return self._act(run)
+        return self._act(model_id, history, run)
 
-    def do_export(self, model_id, folder) -> str:
-        return self._act(lambda: f"Merged model saved to `{self.ctx.exports.export_merged(model_id, folder)}`.")
+    def do_export(self, model_id, folder, history):
+        return self._act(model_id, history, lambda name: (
+            f"Merged model saved to `{self.ctx.exports.export_merged(model_id, folder)}`: {name} with its adapter "
+            "folded into the base."
+        ))
 
-    def do_zip(self, model_id):
-        try:
+    def do_zip(self, model_id, history):
+        archive = []
+
+        def run(name: str) -> str:
             record = self.ctx.models.get_model(model_id)
-            return str(self.ctx.exports.zip_adapter(model_id, Path(tempfile.mkdtemp()) / f"{record['name']}.zip")), ""
-        except ModelForgeException as exc:
-            return None, _error(exc)
+            stem = re.sub(r"[^\w.-]+", "-", record["name"]).strip(".-") or "adapter"
+            target = Path(tempfile.mkdtemp()) / f"{stem}.zip"
+            archive.append(str(self.ctx.exports.zip_adapter(model_id, target)))
+            return f"Adapter of {name} zipped: `{_md(target.name)}` is ready to download."
 
-    def do_push(self, model_id, repo, private, token) -> tuple[str, str]:
-        return self._act(lambda: f"Pushed to {self.ctx.exports.push_to_hub(model_id, repo, token, private)}."), ""
+        text, kept = self._act(model_id, history, run)
+        return (archive[0] if archive else None), text, kept
 
-    def do_rename(self, model_id, new_name):
-        message = self._act(lambda: f"Renamed to **{self.ctx.models.rename_model(model_id, new_name)['name']}**.")
-        return (message, *self.refreshed(model_id))
+    def do_push(self, model_id, repo, private, token, history):
+        text, kept = self._act(model_id, history, lambda name: (
+            f"Pushed {name} to {self.ctx.exports.push_to_hub(model_id, repo, token, private)}."
+        ))
+        return text, kept, ""
 
-    def do_delete(self, model_id, confirmed):
+    def do_rename(self, model_id, new_name, history):
+        text, kept = self._act(model_id, history, lambda name: (
+            f"Renamed {name} to **{_md(self.ctx.models.rename_model(model_id, new_name)['name'])}**."
+        ))
+        return (text, kept, *self.refreshed(model_id))
+
+    def do_delete(self, model_id, confirmed, history):
         if not confirmed:
-            return ("Tick the confirmation first: deleting removes the model's files.", *self.refreshed(model_id), False)
-        message = self._act(lambda: self.ctx.models.delete_model(model_id).get("message") or "Deleted.")
-        return (message, *self.refreshed(None), False)
+            text, kept = self._act(model_id, history, lambda name: (
+                f"Tick the confirmation first: deleting {name} removes its files."
+            ))
+            return (text, kept, *self.refreshed(model_id), False)
+        text, kept = self._act(model_id, history, lambda name: self.ctx.models.delete_model(model_id)["message"])
+        return (text, kept, *self.refreshed(None), False)
 
     def _wire(self) -> None:
+        result = [self.result, self.messages]
         self.refresh.click(self.refreshed, self.model, [self.table, self.model], api_name="list_registered_models")
-        self.model.change(self.details, self.model, [self.metrics, self.curves, self.config, self.card], api_name="model_details")
-        self.evaluate.click(self.do_evaluate, [self.model, self.eval_dataset, self.eval_samples], self.result, api_name="evaluate_model")
-        self.export.click(self.do_export, [self.model, self.export_dir], self.result, api_name="export_merged")
-        self.zip.click(self.do_zip, self.model, [self.zip_file, self.result], api_name="download_adapter")
-        self.push.click(self.do_push, [self.model, self.repo, self.private, self.token], [self.result, self.token], api_name="push_to_hub")
-        self.rename.click(self.do_rename, [self.model, self.new_name], [self.result, self.table, self.model], api_name="rename_model")
-        self.delete.click(self.do_delete, [self.model, self.confirm], [self.result, self.table, self.model, self.confirm], api_name="delete_model")
+        self.model.change(self.details, self.model, [self.metrics, self.curves, self.config, self.card],
+                          api_name="model_details")
+        self.evaluate.click(self.do_evaluate, [self.model, self.eval_dataset, self.eval_samples, self.messages], result,
+                            api_name="evaluate_model")
+        self.export.click(self.do_export, [self.model, self.export_dir, self.messages], result, api_name="export_merged")
+        self.zip.click(self.do_zip, [self.model, self.messages], [self.zip_file, *result], api_name="download_adapter")
+        self.push.click(self.do_push, [self.model, self.repo, self.private, self.token, self.messages], [*result, self.token],
+                        api_name="push_to_hub")
+        details = [self.metrics, self.curves, self.config, self.card]
+        self.rename.click(self.do_rename, [self.model, self.new_name, self.messages], [*result, self.table, self.model],
+                          api_name="rename_model").then(self.details, self.model, details)  # the card has the new name
+        self.delete.click(self.do_delete, [self.model, self.confirm, self.messages],
+                          [*result, self.table, self.model, self.confirm], api_name="delete_model")

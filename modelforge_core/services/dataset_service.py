@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..data.formats import SHAPES_FOR_TASK, apply_column_mapping, detect_shape
 from ..data.loading import SUPPORTED_EXTENSIONS, load_dataset_source
+from ..data.samples import SAMPLES_DIR
 from ..evaluation.dataset_validator import DatasetValidator
 from ..exceptions import DatasetValidationError, ModelForgeException
 from ..heavy_imports import wait_for_imports
@@ -60,9 +61,28 @@ class DatasetService:
             shutil.copyfile(source, target)
         return str(target)
 
-    def preview(self, source: str, task: str, column_mapping: dict | None = None) -> DatasetPreview:
-        """Load, map, detect and validate; every problem is reported, not raised."""
+    def display_name(self, source: str) -> str:
+        """How messages name a dataset: an upload or a bundled sample by its file name, else as the user gave it."""
+        path = Path(source)
+        if self.settings.is_inside_home(path) and path.parent.resolve() == self.settings.uploads_dir.resolve():
+            return path.name.split("-", 1)[-1]  # uploads are stored as <content hash>-<original name>
+        if path.parent.resolve() == SAMPLES_DIR.resolve():
+            return path.name
+        return source
+
+    def named(self, text: str, source: str | None) -> str:
+        """``text`` with the dataset's stored path replaced by its display name."""
         source = (source or "").strip()
+        shown = self.display_name(source) if source else source
+        return text.replace(source, shown) if source and shown != source else text
+
+    def preview(self, source: str, task: str, column_mapping: dict | None = None) -> DatasetPreview:
+        """Load, map, detect and validate; every problem is reported (the file named by its name), not raised."""
+        preview = self._preview((source or "").strip(), task, column_mapping)
+        preview.message = self.named(preview.message, preview.source)
+        return preview
+
+    def _preview(self, source: str, task: str, column_mapping: dict | None) -> DatasetPreview:
         if not source:
             return DatasetPreview(source, False, "No dataset chosen yet.")
         wait_for_imports()  # datasets reads transformers' tokenizer class when transformers is (half) imported

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 from ..exceptions import ConfigurationError, ModelAccessError
+from ..model_card import METADATA_FILE, card_fields, read_model_metadata, render_model_card
 from ..settings import is_offline
 from .model_loading import load_registered_model
 from .model_service import ModelService
@@ -64,7 +65,11 @@ class ExportService:
         return target
 
     def push_to_hub(self, model_ref: str, repo_id: str, token: str | None, private: bool = True) -> str:
-        """Upload the model folder (with its model card) to ``repo_id``; returns the repo URL."""
+        """Upload the model folder to ``repo_id`` in one commit; returns the repo URL.
+
+        The published model card is the folder's, with the registered name and a snippet that loads
+        ``repo_id`` (the local card names the local folder).
+        """
         record = self.models.get_model(model_ref)
         folder = self._folder(record)
         if not repo_id or "/" not in repo_id.strip("/"):
@@ -74,13 +79,38 @@ class ExportService:
                 "This machine is offline: nothing can be pushed to the Hugging Face Hub.",
                 "Connect to the internet (and unset HF_HUB_OFFLINE), then push again.",
             )
-        from huggingface_hub import HfApi
+        from huggingface_hub import CommitOperationAdd, HfApi
         from huggingface_hub.errors import HfHubHTTPError
 
+        card = _hub_card(folder, record, repo_id)
+        operations = [
+            CommitOperationAdd(path_in_repo=path.relative_to(folder).as_posix(), path_or_fileobj=str(path))
+            for path in _files_to_publish(folder)
+            if not (card is not None and path == folder / "README.md")
+        ]
+        if card is not None:
+            operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card.encode("utf-8")))
         api = HfApi(token=token or None)
         try:
             url = api.create_repo(repo_id, private=private, exist_ok=True)
-            api.upload_folder(folder_path=str(folder), repo_id=repo_id, ignore_patterns=["training_args.bin"])
+            api.create_commit(repo_id, operations=operations, commit_message=f"Upload {record['name']} (ModelForge)")
         except HfHubHTTPError as exc:
             raise ModelAccessError(f"The Hub refused the push to {repo_id}: {exc}", "Check the token's write access.") from None
         return str(url)
+
+
+def _files_to_publish(folder: Path) -> list[Path]:
+    """The folder's files, without the trainer's pickled arguments and hidden (temporary) files."""
+    return [
+        path for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != "training_args.bin"
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    ]
+
+
+def _hub_card(folder: Path, record: dict, repo_id: str) -> str | None:
+    """The card to publish: its snippet loads ``repo_id``; None for a folder without modelforge.json."""
+    if not (folder / METADATA_FILE).is_file():
+        return None
+    metadata = {**read_model_metadata(folder), "name": record["name"]}
+    return render_model_card(folder, **card_fields(metadata), repo_id=repo_id)

@@ -13,6 +13,7 @@ from ..exceptions import (
     ModelAccessError,
     NotFoundError,
 )
+from ..model_card import METADATA_FILE, read_model_metadata, write_card_from_metadata, write_model_metadata
 from ..settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ class ModelService:
     ) -> dict:
         """Add a saved model to the registry; a taken name gets ``-2``, ``-3``, ... appended.
 
+        A folder saved by ModelForge (it holds modelforge.json) gets its metadata and model card
+        rewritten with the registered name.
+
         Raises ModelAccessError when ``path`` is not an existing folder, ConfigurationError for an
         empty name, DatabaseError when the row cannot be written.
         """
@@ -66,10 +70,13 @@ class ModelService:
         for _ in range(5):  # another process may take the same free name between check and insert
             candidate = self._free_name(base)
             try:
-                return self._db.add_model(name=candidate, **fields)
+                model = self._db.add_model(name=candidate, **fields)
             except DatabaseError:
                 if self._db.get_model_by_name(candidate) is None:
                     raise
+                continue
+            self._write_card(model)
+            return model
         raise DatabaseError(f"Could not find a free name for model '{base}'.", "Try again with another name.")
 
     def _free_name(self, base: str) -> str:
@@ -95,7 +102,10 @@ class ModelService:
         return model
 
     def rename_model(self, id_or_name: str, new_name: str) -> dict:
-        """Give a model a new registry name (its folder stays); ConfigurationError if empty or taken."""
+        """Give a model a new registry name (its folder stays; its card and metadata take the new name).
+
+        ConfigurationError if the name is empty or taken.
+        """
         model = self.get_model(id_or_name)
         name = _clean_name(new_name)
         if name == model["name"]:
@@ -113,7 +123,27 @@ class ModelService:
             raise
         if updated is None:
             raise NotFoundError(f"Model '{model['id']}' was deleted meanwhile.")
+        self._write_card(updated)
         return updated
+
+    @staticmethod
+    def _write_card(model: dict) -> None:
+        """Give the folder's modelforge.json and README.md the model's registered name.
+
+        Only in folders saved by ModelForge; a card that cannot be written is logged, not raised:
+        the registry row is the truth and the card can be written again by a rename.
+        """
+        folder = Path(model["path"])
+        if not (folder / METADATA_FILE).is_file():
+            return
+        try:
+            metadata = read_model_metadata(folder)
+            if metadata.get("name") != model["name"]:
+                metadata["name"] = model["name"]
+                write_model_metadata(folder, metadata)
+            write_card_from_metadata(folder, metadata)
+        except (OSError, ModelAccessError) as exc:
+            logger.warning("model card not rewritten", extra={"fields": {"id": model["id"], "error": str(exc)}})
 
     def delete_model(self, id_or_name: str) -> dict:
         """Delete a model's folder (only strictly inside MODELFORGE_HOME), then its row.
@@ -125,14 +155,18 @@ class ModelService:
         model = self.get_model(id_or_name)
         path = Path(model["path"])
         files_deleted = False
+        name = model["name"]
         if not self._may_delete(path):
-            message = f"Kept the folder {path}: it is outside {self._settings.home}."
+            home = self._settings.home
+            where = (f"its folder {path} is outside the data folder {home}" if not self._settings.is_inside_home(path)
+                     else f"{path} is the data folder {home} or one of its own folders")
+            message = f"Deleted **{name}** from the registry and kept its files: {where}."
         elif not path.exists() and not path.is_symlink():
-            message = f"The folder {path} was already gone."
+            message = f"Deleted **{name}**; its files were already gone."
         else:
             self._remove(path)
             files_deleted = True
-            message = f"Deleted the folder {path}."
+            message = f"Deleted **{name}** and its files."
         self._db.delete_model(model["id"])
         logger.info("model deleted", extra={"fields": {"id": model["id"], "files_deleted": files_deleted}})
         return {"id": model["id"], "name": model["name"], "path": str(path), "files_deleted": files_deleted,

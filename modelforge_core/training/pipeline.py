@@ -28,6 +28,7 @@ from ..strategies.strategy_factory import StrategyFactory
 from ..strategies.training_args import resolve_precision
 from .callbacks import EventCallback
 from .events import EventLog
+from .job_clock import JobClock
 from .run_files import RunFiles
 from .task_metrics import TaskMetricsCallback
 
@@ -60,10 +61,23 @@ class PreparedRun:
     total: int
 
 
+def _phase(events: EventLog, clock: JobClock, phase: str, message: str) -> None:
+    events.write("phase", phase=phase, message=message, elapsed_s=clock.elapsed())
+
+
 def prepare_run(
-    config: TrainingConfig, run: RunFiles, events: EventLog, on_progress: Callable[[int, int], None] | None = None
+    config: TrainingConfig,
+    run: RunFiles,
+    events: EventLog,
+    on_progress: Callable[[int, int], None] | None = None,
+    clock: JobClock | None = None,
 ) -> PreparedRun:
-    """Load model and tokenizer, prepare them and the data, build the trainer with its callbacks."""
+    """Load model and tokenizer, prepare them and the data, build the trainer with its callbacks.
+
+    ``clock`` counts the job's elapsed time (over resumes) for the phase and progress events.
+    """
+    clock = clock or JobClock()
+    _phase(events, clock, "loading_model", f"Loading the model {_model_label(config.model_name)} ({config.provider} provider)")
     from transformers import set_seed
 
     set_seed(config.seed)  # task heads and LoRA weights are initialised before the trainer seeds anything
@@ -74,7 +88,6 @@ def prepare_run(
     _, _, precision_note = resolve_precision(config)
     if precision_note:
         events.log(precision_note, level="warning")
-    events.log(f"Loading {config.model_name} with the {config.provider} provider")
     model_class = check_model_serves_task(config.model_name, read_model_config(config.model_name), config.task)
     quantization = QuantizationFactory.create(
         use_4bit=config.use_4bit or strategy.requires_4bit, bf16=config.bf16, skip_modules=FULL_PRECISION_HEADS.get(model_class)
@@ -97,14 +110,16 @@ def prepare_run(
         config.dataset, task=config.task, split=config.dataset_split, column_mapping=config.column_mapping
     )
     train_rows, eval_rows = train_eval_split(loaded.dataset, config.eval_split, config.seed)
+    eval_count = len(eval_rows) if eval_rows is not None else 0
     events.log(
         f"Dataset: {loaded.report.num_rows} rows, shape '{loaded.shape.value}'; "
-        f"{len(train_rows)} for training, {len(eval_rows) if eval_rows is not None else 0} for evaluation"
+        f"{len(train_rows)} for training, {eval_count} for evaluation"
     )
+    _phase(events, clock, "preparing_data", f"Preparing {len(train_rows) + eval_count} rows (tokenizing, masking)")
     train_data = strategy.prepare_dataset(train_rows, tokenizer, config)
     eval_data = strategy.prepare_dataset(eval_rows, tokenizer, config) if eval_rows is not None else None
 
-    callback = EventCallback(events, run.stop_request, on_progress, perplexity=strategy.reports_perplexity)
+    callback = EventCallback(events, run.stop_request, on_progress, perplexity=strategy.reports_perplexity, clock=clock)
     callbacks = [callback]
     evaluator = getattr(strategy, "task_evaluator", lambda *a: None)(tokenizer, config, eval_rows)
     task_metrics = TaskMetricsCallback(events, evaluator) if evaluator else None
@@ -124,11 +139,13 @@ def run_training(
     *,
     resume: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    clock: JobClock | None = None,
 ) -> RunResult:
     """Train one config end to end; raises ModelForgeException subclasses for user errors."""
     started = time.monotonic()
+    clock = clock or JobClock()
     checkpoint = _checkpoint_to_resume(run) if resume else None
-    prepared = prepare_run(config, run, events, on_progress)
+    prepared = prepare_run(config, run, events, on_progress, clock)
     trainer, callback = prepared.trainer, prepared.callback
     if checkpoint:
         events.log(f"Resuming from {checkpoint.name}")
@@ -136,14 +153,23 @@ def run_training(
     if callback.stop_requested:
         return RunResult("stopped", {"steps": trainer.state.global_step})
 
+    if prepared.has_eval:
+        _phase(events, clock, "evaluating", "Final evaluation on the eval split")
     metrics = _final_metrics(trainer, train_output, callback, prepared.has_eval, prepared.strategy)
     if prepared.task_metrics:
         metrics.update(prepared.task_metrics.final_metrics())
     if hasattr(trainer, "extra_metrics"):
         metrics.update(trainer.extra_metrics())
     metrics.update(trainable_params=prepared.trainable, total_params=prepared.total, runtime_s=round(time.monotonic() - started, 1))
+    _phase(events, clock, "saving", "Saving the model")
     _save_model(trainer, prepared.tokenizer, config, output_dir, metrics, trainable_only=config.finetuning_type == "lora")
     return RunResult("completed", metrics, output_dir)
+
+
+def _model_label(model_name: str) -> str:
+    """A Hub id as it is; a local folder by its name (never a full internal path)."""
+    path = Path(model_name)
+    return path.name if path.is_absolute() or path.exists() else model_name
 
 
 def _has_cuda() -> bool:
@@ -204,6 +230,7 @@ def _save_model(trainer: Any, tokenizer: Any, config: TrainingConfig, output_dir
             hyperparameters=hyperparameters,
             metrics=metrics,
             finetuning_type=config.finetuning_type,
+            model_path=output_dir,  # the snippet loads the final folder, not this staging one
         )
         write_model_metadata(
             staging,
