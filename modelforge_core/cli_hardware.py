@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
+from pathlib import Path
 
 from .cli_output import print_json
 
@@ -25,13 +28,16 @@ def add_parsers(sub) -> None:
     hardware.add_argument("--recommend", metavar="TASK", help="Also list the models that fit here for a task.")
 
     estimate = sub.add_parser("estimate", help="Peak training memory from the model's config alone; will it fit here?")
-    estimate.add_argument("--model", required=True, help="Hub id or local model folder (only config.json is read).")
+    estimate.add_argument("--config", help="A TrainingConfig JSON file (the Finetune tab's config.json; the dataset is not "
+                                           "read): estimate it as it is. The other settings below are then ignored.")
+    estimate.add_argument("--model", help="Hub id or local model folder (only config.json is read).")
     estimate.add_argument("--strategy", default="sft", choices=("sft", "qlora", "dpo", "rlhf", "full"),
                           help="sft = LoRA; full = every weight.")
     estimate.add_argument("--task", default="text-generation")
     estimate.add_argument("--batch-size", type=int, default=4)
     estimate.add_argument("--max-seq-length", type=int, default=512)
     estimate.add_argument("--lora-r", type=int, default=16)
+    estimate.add_argument("--lora-dropout", type=float, default=0.05, help="Dropout on the LoRA path (0 keeps no dropout masks).")
     estimate.add_argument("--gradient-checkpointing", action="store_true")
     estimate.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default="auto",
                           help="auto: this machine's default (bf16 where supported, fp32 on the CPU).")
@@ -52,8 +58,23 @@ def cmd_hardware(args: argparse.Namespace) -> int:
         return 0
     print(hardware_text(machine))
     for item in machine.get("recommendations", []):
-        print(f"  {item['model_id']} ({item['params_label']}): {item['strategy']}, about {item['peak_gb']} GB")
+        note = f" ({item['note']})" if item.get("demo") else ""
+        print(f"  {item['model_id']} ({item['params_label']}): {item['strategy']}, about {item['peak_gb']:.2f} GB{note}")
+        print(f"    python -m modelforge_core {shlex.join(estimate_args(item))}")
     return 0
+
+
+def estimate_args(item: dict) -> list[str]:
+    """The ``estimate`` arguments that reproduce a recommendation's estimate (its settings, its task)."""
+    settings = item["settings"]
+    precision = "bf16" if settings["bf16"] else "fp16" if settings["fp16"] else "fp32"
+    strategy = "full" if settings["finetuning_type"] == "full" else settings["strategy"]
+    args = [
+        "estimate", "--model", item["model_id"], "--task", item["task"], "--strategy", strategy,
+        "--batch-size", str(settings["per_device_train_batch_size"]), "--max-seq-length", str(settings["max_seq_length"]),
+        "--lora-r", str(settings["lora_r"]), "--lora-dropout", f"{settings['lora_dropout']:g}", "--precision", precision,
+    ]
+    return args + (["--gradient-checkpointing"] if settings["gradient_checkpointing"] else [])
 
 
 def hardware_text(machine: dict) -> str:
@@ -79,8 +100,22 @@ def hardware_text(machine: dict) -> str:
 
 
 def _config(args: argparse.Namespace, machine: dict):
-    from .schemas import TrainingConfig
+    from .exceptions import ConfigurationError
+    from .schemas import TrainingConfig, parse_training_config
 
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise ConfigurationError(f"Config file not found: {path}", "Give the path of a JSON config file.")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"Config file {path} is not valid JSON: {exc}", "Fix the JSON syntax.") from exc
+        if not isinstance(data, dict):
+            raise ConfigurationError("A training config must be a JSON object.", "Wrap the fields in { ... }.")
+        return parse_training_config({"dataset": "(estimate)", **data})
+    if not args.model:
+        raise ConfigurationError("Give --model (with its settings) or --config.", "e.g. estimate --model Qwen/Qwen2.5-0.5B-Instruct")
     precision = args.precision
     if precision == "auto":
         precision = "fp32" if machine["training_device"] != "cuda" else "bf16" if machine["torch"]["bf16"] else "fp16"
@@ -88,7 +123,7 @@ def _config(args: argparse.Namespace, machine: dict):
         model_name=args.model, dataset="(estimate)", task=args.task,
         strategy="sft" if args.strategy == "full" else args.strategy,
         finetuning_type="full" if args.strategy == "full" else "lora",
-        per_device_train_batch_size=args.batch_size, max_seq_length=args.max_seq_length, lora_r=args.lora_r,
+        per_device_train_batch_size=args.batch_size, max_seq_length=args.max_seq_length, lora_r=args.lora_r, lora_dropout=args.lora_dropout,
         gradient_checkpointing=args.gradient_checkpointing, bf16=precision == "bf16", fp16=precision == "fp16",
     )
 
@@ -102,11 +137,12 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     if bool(args.device) != bool(args.memory_gb):
         raise ConfigurationError("--device and --memory-gb go together.", "Give both to estimate for another machine, or neither for this one.")
     machine = given_machine(args.device, args.memory_gb) if args.device else service.detect()
-    result = service.estimate(_config(args, machine), machine)
+    config = _config(args, machine)
+    result = service.estimate(config, machine)
     if args.json:
         print_json(result)
         return 0
-    print(estimate_text(args, result))
+    print(estimate_text(config, result))
     return 0
 
 
@@ -115,11 +151,12 @@ def size(gb: float) -> str:
     return f"{gb:.2f} GB" if gb >= 1 else f"{gb * 1024:.1f} MB"
 
 
-def estimate_text(args: argparse.Namespace, result: dict) -> str:
-    """The estimate as aligned lines: components, peak, verdict, changes that help."""
+def estimate_text(config, result: dict) -> str:
+    """The estimate of ``config`` (a TrainingConfig) as aligned lines: components, peak, verdict, changes that help."""
+    strategy = "full" if config.finetuning_type == "full" else config.strategy
     head = (
-        f"{args.model}: {result['params'] / 1e6:,.0f}M parameters, {args.strategy}, batch {args.batch_size} x "
-        f"{args.max_seq_length} tokens, on {result['device']}"
+        f"{config.model_name}: {result['params'] / 1e6:,.0f}M parameters, {strategy}, batch {config.per_device_train_batch_size} x "
+        f"{config.max_seq_length} tokens, on {result['device']}"
     )
     lines = [head]
     for name, value in result["components_gb"].items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 from collections import namedtuple
@@ -136,3 +137,92 @@ def test_live_reading_lists_gpu_memory_and_utilization(monkeypatch, tmp_path):
     reading = HardwareService(tmp_path).live()
     assert reading["gpus"][0]["memory_used_gb"] == 10.0 and reading["gpus"][0]["utilization_percent"] == 87
     assert 0 <= reading["cpu_percent"] <= 100 and reading["ram_total_gb"] > 0
+
+
+def test_the_first_live_cpu_reading_is_real(tmp_path):
+    """psutil.cpu_percent(interval=None) answers 0.0 at its first call on each thread; the live reading does not."""
+    import threading
+
+    busy = threading.Event()
+
+    def burn():
+        while not busy.is_set():
+            sum(range(10_000))
+
+    burner = threading.Thread(target=burn, daemon=True)
+    burner.start()
+    readings = []
+    try:
+        reader = threading.Thread(target=lambda: readings.append(HardwareService(tmp_path).live()["cpu_percent"]))
+        reader.start()  # a fresh thread, as Gradio's workers are
+        reader.join()
+    finally:
+        busy.set()
+        burner.join()
+    assert 0 < readings[0] <= 100, readings
+
+
+def test_cpu_busy_percent_counts_busy_time_between_two_readings():
+    from modelforge_core.services.hardware_service import cpu_busy_percent
+
+    Times = namedtuple("Times", "user nice system idle iowait")
+    assert cpu_busy_percent(Times(10, 0, 5, 100, 5), Times(13, 0, 6, 103, 5)) == pytest.approx(4 / 7 * 100, abs=0.1)
+    assert cpu_busy_percent(Times(1, 0, 1, 1, 0), Times(1, 0, 1, 1, 0)) == 0.0
+
+
+TASKS = ("text-generation", "summarization", "extractive-question-answering")
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_demo_model_is_recommended_as_trainable_offline(demo_home, demo_models, task):
+    from modelforge_core.services.model_catalog import ModelCatalog
+    from modelforge_core.settings import Settings
+
+    service = HardwareService(demo_home)
+    items = service.recommendations(task, service.detect())
+    demo = [item for item in items if item["demo"]]
+    assert [item["model_id"] for item in demo] == [ModelCatalog(Settings(home=demo_home)).demo_model_for_task(task)]
+    assert demo[0]["note"] == "demo model, trains offline" and demo[0]["peak_gb"] > 0 and demo[0]["strategy"] == "sft"
+    assert items[-1] is demo[0], "the hub models first, largest first; the demo model last"
+    unbuilt = HardwareService(demo_home / "elsewhere")  # no demo model built there: the others only, nothing built
+    assert not any(item["demo"] for item in unbuilt.recommendations(task, service.detect()))
+    assert not (demo_home / "elsewhere").exists()
+
+
+def test_cli_and_http_estimates_are_the_tables(demo_home, monkeypatch, tmp_path, capsys):
+    """The same settings give the same peak: the table, `estimate` with the settings or the Finetune tab's
+    config.json, and POST /api/hardware/estimate."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from api.routers import api_routes
+    from modelforge_core.cli import main
+    from modelforge_core.cli_hardware import estimate_args
+    from modelforge_core.hardware.recommendations import recommendation_config
+    from modelforge_core.services.hardware_service import reference_machine
+
+    monkeypatch.setenv("MODELFORGE_HOME", str(demo_home))
+    service = HardwareService(demo_home)
+
+    def cli_peak(*args: str) -> float:
+        assert main([*args, "--json"]) == 0
+        return json.loads(capsys.readouterr().out)["peak_gb"]
+
+    for profile in ("cpu", "mid_range"):
+        machine = reference_machine(profile)
+        device = ["--device", machine["training_device"], "--memory-gb", str(machine["training_memory_gb"])]
+        for task in TASKS:
+            for item in service.recommendations(task, machine):
+                assert cli_peak(*estimate_args(item), *device) == item["peak_gb"], (profile, item["model_id"])
+                config = recommendation_config(item["model_id"], task, item["settings"])
+                path = tmp_path / "config.json"
+                path.write_text(json.dumps(config.model_dump(mode="json", exclude={"dataset"})), encoding="utf-8")
+                assert cli_peak("estimate", "--config", str(path), *device) == item["peak_gb"], (profile, item["model_id"])
+
+    client = TestClient(FastAPI(routes=api_routes()))
+    here = service.detect()
+    for item in service.recommendations("text-generation", here):
+        body = recommendation_config(item["model_id"], "text-generation", item["settings"]).model_dump(mode="json")
+        response = client.post("/api/hardware/estimate", json=body)
+        assert response.status_code == 200, response.text
+        assert response.json()["peak_gb"] == item["peak_gb"], item["model_id"]

@@ -72,27 +72,24 @@ def test_changes_that_make_a_run_fit_are_suggested():
 
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("task", TASKS)
-def test_every_recommendation_fits_its_profile(tmp_path, profile, task):
-    service = HardwareService(tmp_path)
+def test_every_recommendation_fits_its_profile(demo_home, profile, task):
+    from modelforge_core.hardware.recommendations import recommendation_config
+
+    service = HardwareService(demo_home)  # its demo models are built: they are recommended too
     machine = reference_machine(profile)
     items = service.recommendations(task, machine)
-    assert items, f"nothing recommended for {task} on {profile}"
+    assert [i["demo"] for i in items].count(True) == 1, "the demo model, trainable offline"
+    assert any(not i["demo"] for i in items), f"nothing but the demo recommended for {task} on {profile}"
     for item in items:
-        settings = item["settings"]
-        config = TrainingConfig(
-            model_name=item["model_id"], dataset="x.jsonl", task=task, strategy=settings["strategy"],
-            per_device_train_batch_size=settings["per_device_train_batch_size"], max_seq_length=settings["max_seq_length"],
-            gradient_checkpointing=settings["gradient_checkpointing"], use_4bit=settings["use_4bit"],
-            bf16=settings["bf16"], fp16=settings["fp16"],
-        )
+        config = recommendation_config(item["model_id"], task, item["settings"], dataset="x.jsonl")
         estimate = service.estimate(config, machine)
         assert estimate["verdict"] == "fits", (profile, item["model_id"], estimate["peak_gb"], machine["training_memory_gb"])
-        assert estimate["peak_gb"] == pytest.approx(item["peak_gb"], abs=0.01)
+        assert estimate["peak_gb"] == item["peak_gb"], "the settings a recommendation carries are the ones it was estimated with"
 
 
 def test_recommendations_scale_with_the_machine(tmp_path):
     service = HardwareService(tmp_path)
-    sizes = {p: [i["params"] for i in service.recommendations("text-generation", reference_machine(p))] for p in PROFILES}
+    sizes = {p: [i["params"] for i in service.recommendations("text-generation", reference_machine(p)) if not i["demo"]] for p in PROFILES}
     assert max(sizes["cpu"]) < 1e9, "a CPU gets small models only"
     assert max(sizes["low_end"]) < 4e9 and max(sizes["mid_range"]) < 8e9
     assert max(sizes["high_end"]) >= 7e9, "16 GB trains a 7-8B model in 4-bit"

@@ -157,3 +157,13 @@ def test_a_jobs_config_comes_back_as_form_values():
     back = values_to_config_dict(values)
     assert back["target_modules"] == ["q_proj", "v_proj"] and back["column_mapping"] == {"q": "instruction"}
     assert back["max_steps"] == 200 and "eval_steps" not in back and "output_name" not in back
+
+
+def test_the_picker_keeps_the_shown_job_among_its_choices_when_it_is_old():
+    panel, training = _panel()
+    for n in range(40):
+        training.jobs[f"new{n}"] = {"id": f"new{n}", "status": "completed", "config": {"model_name": "/m/demo"}}
+    training.jobs = {"j1": training.jobs.pop("j1"), **training.jobs}  # j1 is the oldest
+    ids = [value for _, value in panel.job_choices(include="j1")]
+    assert "j1" in ids and len(ids) == 31
+    assert "j1" not in [value for _, value in panel.job_choices()]

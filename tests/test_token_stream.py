@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import torch
 
@@ -56,3 +57,39 @@ def test_the_reader_follows_a_generating_thread():
     thread.join()
     assert texts[-1] == "".join(w.decode() for w in words).strip()
     assert len(texts) >= 1 and all(a != b for a, b in zip(texts, texts[1:]))
+
+
+def test_a_character_cut_off_by_the_end_of_generation_is_dropped_from_the_final_text():
+    stream = TokenStream(BytesTokenizer(), skip_prompt=False, min_interval=0.0)
+    euro = "€".encode()
+    _feed(stream, [b"costs 5", euro[:1], euro[1:2]], prompt=None)  # max_new_tokens reached mid-character
+    texts = list(stream.texts())
+    assert texts[-1] == "costs 5"
+    assert all("\ufffd" not in t for t in texts), texts
+
+
+def test_bytes_that_are_no_character_never_show():
+    stream = TokenStream(BytesTokenizer(), skip_prompt=False, min_interval=0.0)
+    _feed(stream, [b"ab", b"\xff", b"\x80cd", b" \xe2\x82", b"ef"], prompt=None)  # invalid and truncated sequences
+    texts = list(stream.texts())
+    assert texts[-1] == "abcd ef"
+    assert all("\ufffd" not in t for t in texts), texts
+
+
+def test_every_streamed_text_is_free_of_half_characters():
+    """One byte per token from a generating thread: the reader decodes mid-character again and again."""
+    answer = "Grüße, 東京 😀 ok"
+    stream = TokenStream(BytesTokenizer(), skip_prompt=False, min_interval=0.0)
+
+    def generate():
+        for byte in answer.encode():
+            stream.put(torch.tensor([byte]))
+            time.sleep(0.001)
+        stream.end()
+
+    thread = threading.Thread(target=generate)
+    thread.start()
+    texts = list(stream.texts())
+    thread.join()
+    assert texts[-1] == answer
+    assert all("\ufffd" not in t for t in texts), texts

@@ -8,6 +8,7 @@ from .api_endpoints import register_api_endpoints
 from .context import UIContext
 from .finetune_tab import create_finetune_tab
 from .hardware_tab import create_hardware_tab
+from .line_chart import CHART_CSS
 from .models_tab import ModelsTab
 from .playground_tab import PlaygroundTab
 
@@ -15,7 +16,8 @@ CSS = """
 #mf-progress .mf-bar { height: 14px; background: var(--neutral-200); border-radius: 7px; overflow: hidden; }
 #mf-progress .mf-fill { height: 100%; background: var(--color-accent); transition: width .3s; }
 #mf-progress .mf-label { margin-top: 4px; font-size: 0.9em; }
-"""
+#mf-run-notice:empty { display: none; }
+""" + CHART_CSS
 
 __all__ = ["UIContext", "build_ui", "CSS"]
 

@@ -10,6 +10,7 @@ import pandas as pd
 from modelforge_core.data.loading import SUPPORTED_EXTENSIONS
 from modelforge_core.demo import DEMO_TRAINING
 from modelforge_core.exceptions import ModelForgeException
+from modelforge_core.heavy_imports import imports_ready, wait_for_imports
 
 from .context import UIContext
 from .finetune_form import (
@@ -17,6 +18,7 @@ from .finetune_form import (
     BASIC_FIELDS,
     Field,
     build_config,
+    config_to_form_values,
     default_value,
     help_text,
     parse_mapping,
@@ -135,22 +137,30 @@ class FinetuneTab:
         try:
             stored = self.ctx.datasets.store_upload(path)
         except ModelForgeException as exc:
-            gr.Warning(exc.message)
+            gr.Warning(f"{Path(path).name}: {exc.message} {exc.hint}".strip())
             return gr.update()
         choices = _sample_choices(self.ctx.samples) + [(f"Upload: {Path(path).name}", stored)]
         return gr.update(choices=choices, value=stored)
 
     def preview(self, dataset: str, task: str, mapping_text: str):
+        """The dataset's first rows, shape and check; says "loading" while the libraries still load."""
+        if not imports_ready():
+            yield "⏳ Reading the dataset as soon as the training libraries have loaded (first start)…", gr.update(visible=False)
+            wait_for_imports()
         try:
             mapping = parse_mapping(mapping_text) if mapping_text and mapping_text.strip() else None
         except ModelForgeException as exc:
-            return f"⚠️ {exc.message}", pd.DataFrame()
+            yield f"⚠️ {exc.message}", gr.update(value=None, visible=False)
+            return
         result = self.ctx.datasets.preview(dataset, task, mapping)
         text = ("**Ready.** " if result.ok else "**Cannot train on this yet.** ") + result.message
         if result.shape:
             text += f"\n\nDetected record shape: **{result.shape}** · {result.num_rows} rows · columns: {', '.join(result.columns)}"
+        if not result.rows:
+            yield text, gr.update(value=None, visible=False)
+            return
         rows = pd.DataFrame([{k: _cell(v) for k, v in row.items()} for row in result.rows])
-        return text, rows
+        yield text, gr.update(value=rows, visible=True)
 
     def _estimate(self, config) -> dict | None:
         try:
@@ -158,55 +168,84 @@ class FinetuneTab:
         except ModelForgeException:
             return None
 
-    def estimate_markdown(self, data: dict) -> str:
-        """The memory estimate of the form's current config on this machine."""
+    def estimate_markdown(self, data: dict):
+        """The memory estimate of the form's current config on this machine ("estimating" while libraries load)."""
         try:
             config = build_config(self._values(data))
-            self.ctx.catalog.ensure_ready(config.model_name)  # the demo model may still be building
-            return estimate_markdown(self.ctx.hardware.estimate(config, self.ctx.machine))
         except ModelForgeException as exc:
-            return f"Memory estimate unavailable: {exc.message}"
+            yield f"Memory estimate unavailable: {exc.message}"
+            return
+        if not imports_ready() or not self.ctx.catalog.is_ready(config.model_name):
+            yield "⏳ Estimating the memory this run needs: loading the training libraries and the demo model (first start)…"
+        try:
+            self.ctx.catalog.ensure_ready(config.model_name)  # the demo model may still be building
+            yield estimate_markdown(self.ctx.hardware.estimate(config, self.ctx.machine))
+        except ModelForgeException as exc:
+            yield f"Memory estimate unavailable: {exc.message}"
 
     def settings_changed(self, data: dict):
         """A new estimate; a pending "start anyway?" question no longer applies."""
-        return self.estimate_markdown(data), gr.update(visible=False)
+        first = True
+        for text in self.estimate_markdown(data):
+            yield text, gr.update(visible=False) if first else gr.skip()
+            first = False
 
-    def start(self, data: dict):
+    def start(self, data: dict, request: gr.Request):
         """Start, unless the estimate says it will not fit: then ask first."""
         try:
             config = build_config(self._values(data))
         except ModelForgeException as exc:
-            return gr.update(), f"⚠️ **{type(exc).__name__}**: {exc.message} {exc.hint}".strip(), gr.update(visible=False), ""
+            return self._blocked(exc)
         estimate = self._estimate(config)
         if estimate and estimate["verdict"] == "will_not_fit":
             question = (
                 f"### This run will probably run out of memory\n{estimate_markdown(estimate)}\n\n"
                 "Change the settings, or start anyway (the job fails cleanly if memory runs out)."
             )
-            return gr.update(), "", gr.update(visible=True), question
-        return (*self._submit(config), gr.update(visible=False), "")
+            return ("⚠️ Not started yet: this run will probably run out of memory (see the question below).",
+                    gr.update(visible=True), question, *self._unchanged_view())
+        return self._submit(config, request)
 
-    def start_confirmed(self, data: dict):
+    def start_confirmed(self, data: dict, request: gr.Request):
         """Start without asking (after the warning)."""
         try:
             config = build_config(self._values(data))
         except ModelForgeException as exc:
-            return gr.update(), f"⚠️ **{type(exc).__name__}**: {exc.message} {exc.hint}".strip(), gr.update(visible=False), ""
-        return (*self._submit(config), gr.update(visible=False), "")
+            return self._blocked(exc)
+        return self._submit(config, request)
 
-    def _submit(self, config) -> tuple:
+    def _unchanged_view(self) -> tuple:
+        return tuple(gr.skip() for _ in self.run.view_outputs)
+
+    def _blocked(self, exc: ModelForgeException, dataset: str | None = None) -> tuple:
+        """Why Start did nothing, beside the button and as a notification; files named by their names."""
+        message, hint = (self.ctx.datasets.named(text or "", dataset) for text in (exc.message, exc.hint))
+        gr.Warning(f"Not started: {message}")
+        notice = f"⚠️ **Not started** ({type(exc).__name__}): {message} {hint}".strip()
+        return (notice, gr.update(visible=False), "", *self._unchanged_view())
+
+    def _submit(self, config, request: gr.Request) -> tuple:
+        """Submit; the new job becomes the one the panel shows (queued jobs too)."""
         try:
             self.ctx.catalog.ensure_ready(config.model_name)
             job = self.ctx.training.submit(config)
         except ModelForgeException as exc:
-            return gr.update(), f"⚠️ **{type(exc).__name__}**: {exc.message} {exc.hint}".strip()
+            return self._blocked(exc, config.dataset)
         if job["status"] == "queued":
-            gr.Info(f"Another job is running: this one is queued at position {job['queue_position']} and starts by itself.")
-        return gr.update(choices=self.run.job_choices(), value=job["id"]), ""
+            notice = (f"Job `{job['id']}` is queued at position {job['queue_position']}: another job is running. "
+                      "It starts by itself; the panel shows it meanwhile.")
+            gr.Info(notice.replace("`", ""))
+        else:
+            notice = f"Job `{job['id']}` started."
+        return (notice, gr.update(visible=False), "", *self.run.show(job["id"], request))
 
+    # What "Use in Finetune" sets: everything the recommendation was estimated with (its settings, see
+    # modelforge_core.hardware.recommendations.RUN_FIELDS), so that the estimate here is the table's.
     CARRIED = (
         "task", "model_name", "strategy", "per_device_train_batch_size", "gradient_accumulation_steps", "max_seq_length",
-        "use_4bit", "gradient_checkpointing", "bf16", "fp16", "dataset",
+        "use_4bit", "gradient_checkpointing", "bf16", "fp16", "dataset", "finetuning_type", "learning_rate",
+        "num_train_epochs", "max_steps", "warmup_ratio", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "optim",
+        "packing", "padding_free", "chunked_loss", "eval_steps", "logging_steps", "save_steps",
     )
 
     def carried_components(self) -> list:
@@ -217,16 +256,12 @@ class FinetuneTab:
         if item is None:
             gr.Warning("Pick a recommended model first.")
             return [gr.update() for _ in self.CARRIED]
-        settings, task = item["settings"], item["task"]
-        strategies = self.ctx.info["strategies_by_task"].get(task, [])
-        _, new_dataset = self.follow_task_and_strategy(task, settings["strategy"], item["model_id"], dataset)
-        values = {name: gr.update(value=settings[name]) for name in self.CARRIED if name in settings}
-        values.update(
-            task=gr.update(value=task),
-            model_name=gr.update(value=item["model_id"]),
-            strategy=gr.update(choices=strategies, value=settings["strategy"]),
-            dataset=new_dataset,
-        )
+        from .hardware_tab import carried_form_values
+
+        carried = carried_form_values(item, self.ctx.machine["profile_defaults"], dataset, self.ctx.samples)
+        values = {name: gr.update(value=value) for name, value in carried.items()}
+        strategies = self.ctx.info["strategies_by_task"].get(item["task"], [])
+        values["strategy"] = gr.update(choices=strategies, value=carried["strategy"])
         return [values.get(name, gr.update()) for name in self.CARRIED]
 
     def _wire(self) -> None:
@@ -255,26 +290,36 @@ class FinetuneTab:
             api_name="estimate_memory", show_progress="hidden", trigger_mode="always_last",
         )
         run = self.run
-        start_outputs = [run.job, self.form_error, self.confirm, self.confirm_text]
-        run.start.click(self.start, form_inputs, start_outputs, api_name="start").then(
-            run.follow, run.job, run.view_outputs, api_name="follow_job", show_progress="hidden"
-        )
-        self.start_anyway.click(self.start_confirmed, form_inputs, start_outputs, api_name="start_anyway").then(
-            run.follow, run.job, run.view_outputs, show_progress="hidden"
-        )
-        run.job.input(run.follow, run.job, run.view_outputs, show_progress="hidden")
-        run.stop.click(run.stop_job, run.job, run.status, api_name="stop")
-        run.resume.click(run.resume_job, run.job, [run.job, run.status], api_name="resume").then(
-            run.follow, run.job, run.view_outputs, show_progress="hidden"
-        )
+        start_outputs = [run.notice, self.confirm, self.confirm_text, *run.view_outputs]
+        run.start.click(self.start, form_inputs, start_outputs, api_name="start", show_progress="minimal", show_progress_on=run.notice)
+        self.start_anyway.click(self.start_confirmed, form_inputs, start_outputs, api_name="start_anyway")
+        run.wire()
 
     def on_load(self, blocks: gr.Blocks) -> None:
-        """A (re)loaded page re-attaches to the live job with its full history, and shows the first preview."""
+        """A (re)loaded page re-attaches to the live job with its full history and settings, and shows the first preview."""
         run = self.run
-        blocks.load(run.attach, None, run.job).then(run.follow, run.job, run.view_outputs, show_progress="hidden")
+        blocks.load(run.attach, None, run.view_outputs, show_progress="hidden").then(
+            self.restore_form, None, list(self.form.values()), show_progress="hidden"
+        )
         blocks.load(self.preview, [self.form["dataset"], self.form["task"], self.form["column_mapping"]], [self.preview_status, self.preview_rows])
         blocks.load(lambda data: render_config(self._values(data)), set(self.form.values()), [self.config_json, self.cli, self.form_error])
         blocks.load(self.estimate_markdown, set(self.form.values()), self.estimate, show_progress="hidden")
+
+    def restore_form(self, request: gr.Request):
+        """The form shows the settings of the job the panel shows (after a reload); unchanged without one."""
+        job_id = self.run.shown_job(request)
+        if not job_id:
+            return [gr.skip() for _ in self.form]
+        try:
+            config = self.ctx.training.get_job(job_id)["config"]
+        except ModelForgeException:
+            return [gr.skip() for _ in self.form]
+        values = config_to_form_values(config)
+        strategies = self.ctx.info["strategies_by_task"].get(values.get("task"), [])
+        updates = {name: gr.update(value=value) for name, value in values.items() if name in self.form}
+        if "strategy" in updates:
+            updates["strategy"] = gr.update(choices=strategies, value=values["strategy"])
+        return [updates.get(name, gr.skip()) for name in self.form]
 
 
 def _cell(value) -> str:

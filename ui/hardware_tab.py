@@ -5,9 +5,12 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
+from modelforge_core.demo import DEMO_TRAINING
 from modelforge_core.exceptions import ModelForgeException
+from modelforge_core.services.model_catalog import DEMO_KIND_FOR_TASK, DEMO_LABELS
 
 from .context import UIContext
+from .finetune_form import default_value
 
 LIVE_INTERVAL_S = 3.0
 TASK_LABELS = {
@@ -62,15 +65,57 @@ def live_markdown(reading: dict) -> str:
     return f"- CPU {reading['cpu_percent']}% busy\n- RAM {reading['ram_used_gb']} / {reading['ram_total_gb']} GB in use"
 
 
+# The bundled sample a carried recommendation trains on, when the form holds a bundled sample: the
+# task's ordinary one for a Hub model (the demo task means nothing to it), the demo task for a demo model.
+SAMPLE_FOR_TASK = {"text-generation": "text-generation", "summarization": "summarization",
+                   "extractive-question-answering": "extractive-question-answering"}
+DEMO_SAMPLE_FOR_TASK = {"text-generation": "sft", "summarization": "summarization", "extractive-question-answering": "qa-demo"}
+
+
+def model_label(item: dict) -> str:
+    """The model's name for people: its Hub id, or which demo model it is (its path is long)."""
+    if not item.get("demo"):
+        return item["model_id"]
+    return DEMO_LABELS[DEMO_KIND_FOR_TASK.get(item["task"], "causal-lm")].split(" (")[0]
+
+
+def carried_dataset(item: dict, dataset: str | None, samples: dict[str, str]) -> str | None:
+    """The dataset a carried recommendation trains on: the user's own data stays; a bundled sample (the
+    demo task the form starts with, say) becomes the sample that suits the model, task and strategy."""
+    if dataset and dataset not in samples.values():
+        return dataset
+    if item["settings"]["strategy"] in ("dpo", "rlhf"):
+        key = "dpo"
+    else:
+        key = (DEMO_SAMPLE_FOR_TASK if item.get("demo") else SAMPLE_FOR_TASK).get(item["task"], item["task"])
+    return samples.get(key) or dataset
+
+
+def carried_form_values(item: dict, profile_defaults: dict, dataset: str | None, samples: dict[str, str]) -> dict:
+    """What "Use in Finetune" puts in the form: the recommendation's task, model, dataset and every setting
+    it was estimated with, so that the Finetune tab's estimate is the table's. What the form held for the
+    demo (its learning rate, steps, dropout, ...) goes back to the profile's or TrainingConfig's defaults,
+    unless the recommendation is a demo model: then its settings are the demo's."""
+    values = {name: default_value(name, profile_defaults) for name in DEMO_TRAINING}
+    for name, value in item["settings"].items():
+        if name == "eval_steps" and value is None:
+            value = 0  # the form's "once per epoch"
+        elif name == "target_modules" and not isinstance(value, str):
+            value = ", ".join(value)
+        values[name] = value
+    values.update(task=item["task"], model_name=item["model_id"], dataset=carried_dataset(item, dataset, samples))
+    return values
+
+
 def recommendations_frame(items: list[dict]) -> pd.DataFrame:
     """One row per recommended model."""
     rows = [
         {
-            "model": item["model_id"],
+            "model": model_label(item),
             "parameters": item["params_label"],
             "strategy": item["strategy"] + (" (4-bit)" if item["settings"]["use_4bit"] else ""),
             "batch": item["settings"]["per_device_train_batch_size"],
-            "est. peak GB": item["peak_gb"],
+            "est. peak GB": round(item["peak_gb"], 2),
             "also fits with": ", ".join(f["strategy"] + (" 4-bit" if f["use_4bit"] else "") for f in item["fits_with"] if f["strategy"] != item["strategy"]),
             "note": item["note"],
         }
@@ -117,6 +162,10 @@ class HardwareTab:
 
     def recommendations(self, task: str) -> list[dict]:
         if task not in self._recommended:
+            try:
+                self.ctx.catalog.ensure_demo_models()  # built at app start; listed with the others once there
+            except ModelForgeException:
+                pass
             self._recommended[task] = self.ctx.hardware.recommendations(task, self.ctx.machine)
         return self._recommended[task]
 
@@ -125,12 +174,13 @@ class HardwareTab:
             items = self.recommendations(task)
         except ModelForgeException as exc:
             return pd.DataFrame(), gr.update(choices=[], value=None), f"⚠️ {exc.message}"
-        choices = [(f"{i['model_id']} ({i['params_label']}, {i['strategy']})", i["model_id"]) for i in items]
+        choices = [(f"{model_label(i)} ({i['params_label']}, {i['strategy']})", i["model_id"]) for i in items]
         note = ""
         if self.ctx.offline:
-            note = "Offline: these models download from the Hugging Face Hub when training starts. Connect first, or train the demo models."
-        if not items:
-            note = "No recommended model fits this machine's memory for this task; the demo models still train here."
+            note = ("Offline: the Hub models download from the Hugging Face Hub when training starts. Connect first, "
+                    "or train the demo model (it is built here and trains offline).")
+        if not any(not i.get("demo") for i in items):
+            note = "No Hub model fits this machine's memory for this task; the demo model still trains here."
         return recommendations_frame(items), gr.update(choices=choices, value=choices[0][1] if choices else None), note
 
     def recommendation(self, task: str, model_id: str) -> dict | None:

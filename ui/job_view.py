@@ -147,7 +147,8 @@ class JobView:
             place = f", position {self.queue_position} in the queue" if self.queue_position else ""
             waits = f"; waiting for {self.waiting_for}" if self.waiting_for else ""
             return f"**Job `{self.job_id}`: queued**{place}{waits}. It starts by itself when the device is free."
-        text = f"**Job `{self.job_id}`: {self.status}**"
+        shown = "running" if self.status == "starting" else self.status  # the row's word, as the picker says it
+        text = f"**Job `{self.job_id}`: {shown}**"
         if self.result:
             return f"{text}. {self.result}"
         if self.status in ("starting", "running") and self.phase_message and self.phase != "training":
@@ -162,6 +163,8 @@ class JobView:
                 f"; resumes at step {self.step}" if self.step else "")
         elif self.before_first_step:
             label = f"{self.phase_message}… · elapsed {_clock(self.live_elapsed())}"
+        elif self.finished and not self.total:
+            label = f"No training step ran · elapsed {_clock(self.live_elapsed())}"
         else:
             left = _clock(0 if self.status == "completed" else self.eta if self.status == "running" else None)
             if self.status == "running" and self.eta is None:

@@ -38,10 +38,21 @@ class PlaygroundTab:
                 self.top_k = gr.Slider(1, 200, value=50, step=1, label="Top-k")
                 self.repetition = gr.Slider(1, 2, value=1.1, step=0.05, label="Repetition penalty")
                 self.max_new = gr.Slider(1, MAX_NEW_TOKENS_CAP, value=256, step=1, label="Max new tokens")
+        # Headings above the chats, not the Chatbot's own label: that one floats over the chat and
+        # covered the first line of a long answer. Only the per-message copy button: the share and
+        # copy-all icons also float in the chat's top corner, over the end of the first line.
         with gr.Row():
-            self.tuned = gr.Chatbot(label="Fine-tuned", elem_id="mf-pg-tuned", height=320)
-            self.base = gr.Chatbot(label="Base model (adapter disabled)", elem_id="mf-pg-base", height=320)
-        self.message = gr.Textbox(label="Message", lines=2, elem_id="mf-pg-message", placeholder="Ask something...")
+            with gr.Column():
+                gr.Markdown("**Fine-tuned**", elem_id="mf-pg-tuned-heading")
+                self.tuned = gr.Chatbot(label="Fine-tuned", show_label=False, buttons=["copy"], elem_id="mf-pg-tuned", height=320)
+            with gr.Column():
+                gr.Markdown("**Base model** (adapter disabled)", elem_id="mf-pg-base-heading")
+                self.base = gr.Chatbot(label="Base model (adapter disabled)", show_label=False, buttons=["copy"],
+                                       elem_id="mf-pg-base", height=320)
+        # lines=1 with max_lines > 1: Gradio's Textbox then sends on Enter and adds a line on Shift+Enter
+        # (with lines > 1 it is the other way round); the box grows with its text up to max_lines.
+        self.message = gr.Textbox(label="Message", lines=1, max_lines=8, elem_id="mf-pg-message",
+                                  placeholder="Ask something... (Enter sends, Shift+Enter adds a line)")
         with gr.Row(visible=False) as self.qa_row:
             self.context = gr.Textbox(label="Context", lines=4, elem_id="mf-pg-context")
             self.question = gr.Textbox(label="Question", elem_id="mf-pg-question")
@@ -71,8 +82,13 @@ class PlaygroundTab:
 
     def respond(self, model_id, message, context, question, tuned, base, system, temperature, top_p, top_k, repetition,
                 max_new, request: gr.Request):
-        """Streams the fine-tuned answer, then the base answer, into the two chats."""
+        """Streams the fine-tuned answer, then the base answer, into the two chats.
+
+        The message box is emptied once, when the question is taken; later updates leave it alone, so
+        that the next question can be typed while an answer streams.
+        """
         tuned, base = list(tuned or []), list(base or [])
+        keep = gr.update()
         if not model_id:
             raise gr.Error("Pick a model first.")
         stop = self._stops.setdefault(request.session_hash if request else "default", threading.Event())
@@ -89,15 +105,16 @@ class PlaygroundTab:
                 return
             history = [m for m in tuned if m["role"] in ("user", "assistant")] + [{"role": "user", "content": message}]
             tuned += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+            yield tuned, base, ""
             for text in self.ctx.playground.stream_chat(model_id, history, settings, stop=stop):
                 tuned[-1]["content"] = text
-                yield tuned, base, ""
+                yield tuned, base, keep
             if loaded.has_adapter and not stop.is_set():
                 base_history = [m for m in base if m["role"] in ("user", "assistant")] + [{"role": "user", "content": message}]
                 base += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
                 for text in self.ctx.playground.stream_chat(model_id, base_history, settings, base=True, stop=stop):
                     base[-1]["content"] = text
-                    yield tuned, base, ""
+                    yield tuned, base, keep
         except ModelForgeException as exc:
             raise gr.Error(f"{exc.message} {exc.hint}".strip()) from None
 
@@ -111,5 +128,6 @@ class PlaygroundTab:
                   self.temperature, self.top_p, self.top_k, self.repetition, self.max_new]
         self.send.click(self.respond, inputs, [self.tuned, self.base, self.message], api_name="chat")
         self.message.submit(self.respond, inputs, [self.tuned, self.base, self.message])
+        self.question.submit(self.respond, inputs, [self.tuned, self.base, self.message])
         self.stop.click(self.stop_generation, None, None, api_name="stop_generation")
         self.clear.click(lambda: ([], []), None, [self.tuned, self.base])

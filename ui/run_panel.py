@@ -108,9 +108,11 @@ class RunPanel:
 
     # -- jobs -------------------------------------------------------------------------------
 
-    def job_choices(self, jobs: list[dict] | None = None) -> list[tuple[str, str]]:
-        jobs = list(reversed(self.ctx.training.list_jobs() if jobs is None else jobs))[:MAX_CHOICES]
-        return [(f"{job['id']} · {job['status']} · {_short(job['config'].get('model_name', ''))}", job["id"]) for job in jobs]
+    def job_choices(self, jobs: list[dict] | None = None, include: str | None = None) -> list[tuple[str, str]]:
+        """The newest jobs, newest first, and ``include`` (the shown job) even when it is older."""
+        jobs = list(reversed(self.ctx.training.list_jobs() if jobs is None else jobs))
+        picked = jobs[:MAX_CHOICES] + [job for job in jobs[MAX_CHOICES:] if job["id"] == include]
+        return [(f"{job['id']} · {job['status']} · {_short(job['config'].get('model_name', ''))}", job["id"]) for job in picked]
 
     def current_job(self) -> str | None:
         """The job a fresh page shows: a running one, else the next queued, else the newest."""
@@ -170,7 +172,7 @@ class RunPanel:
                 line_chart_html(view.losses, "Loss", "mf-loss") if redraw else gr.skip(),
                 line_chart_html(view.metrics, "Eval metrics", "mf-metrics") if redraw else gr.skip(),
                 view.log_text() if redraw else gr.skip(),
-                gr.update(choices=self.job_choices(jobs), value=watch.job_id) if choices_changed else gr.skip(),
+                gr.update(choices=self.job_choices(jobs, include=watch.job_id), value=watch.job_id) if choices_changed else gr.skip(),
             )
 
     @staticmethod

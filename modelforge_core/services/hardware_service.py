@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,8 +23,29 @@ from ..hardware.estimator import GB, TrainingPlan, estimate_memory, suggest, ver
 from ..hardware.model_shape import model_shape
 from ..hardware.profiles import PROFILE_REFERENCE_MEMORY_GB, compute_profile, profile_defaults
 from ..hardware.recommendations import TASK_STRATEGIES, recommend
+from ..settings import Settings
 
 VERDICT_WORDS = {"fits": "fits", "tight": "tight: it may run out of memory", "will_not_fit": "will not fit"}
+# The CPU load is the busy share of the CPU time between two readings: the first reading (or one after
+# a long pause) measures this long a window; later ones the time since the previous reading.
+CPU_FIRST_WINDOW_S = 0.25
+CPU_MAX_WINDOW_S = 10.0
+
+
+def cpu_busy_percent(before, after) -> float:
+    """The busy share of the CPU time between two ``psutil.cpu_times()`` readings, as psutil counts it."""
+
+    def total(times) -> float:
+        # guest time is already counted in user and nice on Linux
+        return sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+
+    def busy(times) -> float:
+        return total(times) - times.idle - getattr(times, "iowait", 0.0)
+
+    elapsed = total(after) - total(before)
+    if elapsed <= 0:
+        return 0.0
+    return round(min(100.0, max(0.0, 100.0 * (busy(after) - busy(before)) / elapsed)), 1)
 
 
 def training_device(machine: dict) -> str:
@@ -46,6 +69,8 @@ class HardwareService:
     def __init__(self, home: Path):
         self.home = Path(home)
         self._torch: dict | None = None
+        self._cpu_lock = threading.Lock()
+        self._cpu_last: tuple[float, object] | None = None  # (monotonic time, psutil.cpu_times())
 
     def _torch_readings(self, gpus: list[dict]) -> dict:
         if not detection.needs_torch_probe(gpus):
@@ -102,18 +127,52 @@ class HardwareService:
             "gpus": [
                 {k: gpu.get(k) for k in ("index", "name", "memory_used_gb", "memory_total_gb", "utilization_percent")} for gpu in gpus
             ],
-            "cpu_percent": psutil.cpu_percent(interval=None),
+            "cpu_percent": self.cpu_percent(),
             "ram_used_gb": round((ram.total - ram.available) / GB, 2),
             "ram_total_gb": round(ram.total / GB, 2),
         }
 
+    def cpu_percent(self) -> float:
+        """The CPU load now, in percent: real from the first reading.
+
+        ``psutil.cpu_percent(interval=None)`` answers 0.0 at its first call (and per thread, and
+        Gradio runs each call on any of its threads). Here the CPU times are compared with this
+        service's previous reading, or, for the first one, with a reading ``CPU_FIRST_WINDOW_S`` before.
+        """
+        with self._cpu_lock:
+            elapsed = time.monotonic() - self._cpu_last[0] if self._cpu_last else None
+            if elapsed is None or elapsed > CPU_MAX_WINDOW_S:
+                before = psutil.cpu_times()
+                time.sleep(CPU_FIRST_WINDOW_S)
+            else:
+                before = self._cpu_last[1]
+                time.sleep(max(0.0, CPU_FIRST_WINDOW_S - elapsed))  # two readings close together
+            after = psutil.cpu_times()
+            self._cpu_last = (time.monotonic(), after)
+        return cpu_busy_percent(before, after)
+
+    def demo_models(self, task: str) -> list[tuple[str, dict]]:
+        """(path, config.json) of the demo model that serves ``task``, once it is built (the app builds it at start)."""
+        from ..providers.model_source import read_model_config
+        from .model_catalog import ModelCatalog
+
+        path = ModelCatalog(Settings(home=self.home)).demo_model_for_task(task)
+        if not (Path(path) / "config.json").is_file():
+            return []
+        try:
+            return [(path, read_model_config(path))]
+        except ModelAccessError:
+            return []
+
     def recommendations(self, task: str, machine: dict | None = None) -> list[dict]:
-        """Models for ``task`` that fit this machine, with their strategy, size and estimated peak."""
+        """Models for ``task`` that fit this machine, with their strategy, size and estimated peak;
+        the demo model last (it trains offline)."""
         if task not in TASK_STRATEGIES:
             raise ConfigurationError(f"Unknown task '{task}'.", f"Pick one of: {', '.join(TASK_STRATEGIES)}.")
         machine = machine or self.detect()
         return recommend(
-            task, _budget_gb(machine), machine["compute_profile"], machine["training_device"], machine["torch"]["bf16"]
+            task, _budget_gb(machine), machine["compute_profile"], machine["training_device"], machine["torch"]["bf16"],
+            demo_models=self.demo_models(task),
         )
 
     def estimate(self, config, machine: dict | None = None, always_suggest: bool = False) -> dict:
@@ -157,12 +216,9 @@ def _shape_and_plan(config, device: str):
     from ..providers.model_classes import check_model_serves_task
     from ..providers.model_source import read_model_config
 
-    try:
-        model_config = read_model_config(config.model_name)
-    except ModelAccessError:
-        model_config = known_config(config.model_name)  # recommended models estimate offline too
-        if model_config is None:
-            raise
+    # A recommended model is estimated from its stored config.json, as the recommendations are:
+    # the same number offline and online, and no Hub request.
+    model_config = known_config(config.model_name) or read_model_config(config.model_name)
     model_class = check_model_serves_task(config.model_name, model_config, config.task)
     shape = model_shape(model_config, model_class)
     reward = None

@@ -14,7 +14,20 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-REPLACEMENT_CHAR = "\ufffd"  # a multi-byte character cut in half by the last token
+# What a byte-level tokenizer's decode gives for bytes that are not (yet) a whole UTF-8 character: a
+# character cut in half by the last token, a generation stopped mid-character (max_new_tokens, Stop),
+# or a byte sequence that is no character at all (sampling can pick any byte token).
+REPLACEMENT_CHAR = "\ufffd"
+
+
+def visible_text(decoded: str) -> str:
+    """The decoded answer as shown: without U+FFFD (never a whole character here) and stripped.
+
+    A character cut in half at the end reappears whole once its last byte arrives (the ids are
+    decoded again from the start each time); one that never completes, or bytes that were never a
+    character, are dropped. A model that really writes U+FFFD loses it too: it cannot be told apart.
+    """
+    return decoded.replace(REPLACEMENT_CHAR, "").strip()
 
 
 class TokenStream:
@@ -40,7 +53,7 @@ class TokenStream:
         self._changed.set()
 
     def texts(self) -> Iterator[str]:
-        """The decoded answer so far (stripped), each time it changed, until ``end()``.
+        """The decoded answer so far (see :func:`visible_text`), each time it changed, until ``end()``.
 
         Waits ``min_interval`` after each yield, not before the first: a first token that decodes
         to nothing visible (a space, a special token) does not delay the first text.
@@ -52,8 +65,7 @@ class TokenStream:
             finished, ids = self._done, list(self._ids)
             if len(ids) > decoded:
                 decoded = len(ids)
-                text = self.tokenizer.decode(ids, skip_special_tokens=True)
-                text = (text if finished else text.rstrip(REPLACEMENT_CHAR)).strip()
+                text = visible_text(self.tokenizer.decode(ids, skip_special_tokens=True))
                 if text and text != shown:
                     shown = text
                     yield text
