@@ -6,10 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends
 
-from modelforge_core.dependencies import get_model_catalog, get_model_service, get_training_service
+from modelforge_core.dependencies import get_model_catalog, get_training_service
 from modelforge_core.services.job_status import job_status
 from modelforge_core.services.model_catalog import ModelCatalog
-from modelforge_core.services.model_service import ModelService
 from modelforge_core.services.training_service import TrainingService
 
 router = APIRouter(prefix="/finetune", tags=["finetune"])
@@ -29,13 +28,9 @@ def start_training(
 
 
 @router.get("/status/{job_id}")
-def status(
-    job_id: str,
-    training: TrainingService = Depends(get_training_service),
-    models: ModelService = Depends(get_model_service),
-) -> dict:
+def status(job_id: str, training: TrainingService = Depends(get_training_service)) -> dict:
     """The job's state; ``base_model`` is what it trains, ``model_id``/``model_name`` the registered result."""
-    return job_status(training.get_job(job_id), models)
+    return job_status(training.get_job(job_id))
 
 
 @router.get("/events/{job_id}")
@@ -45,26 +40,15 @@ def events(job_id: str, training: TrainingService = Depends(get_training_service
 
 
 @router.post("/stop/{job_id}")
-def stop(
-    job_id: str,
-    training: TrainingService = Depends(get_training_service),
-    models: ModelService = Depends(get_model_service),
-) -> dict:
-    return job_status(training.stop(job_id), models)
+def stop(job_id: str, training: TrainingService = Depends(get_training_service)) -> dict:
+    return job_status(training.stop(job_id))
 
 
 @router.post("/resume/{job_id}")
-def resume(
-    job_id: str,
-    training: TrainingService = Depends(get_training_service),
-    models: ModelService = Depends(get_model_service),
-) -> dict:
-    return job_status(training.resume(job_id), models)
+def resume(job_id: str, training: TrainingService = Depends(get_training_service)) -> dict:
+    return job_status(training.resume(job_id))
 
 
 @router.get("/jobs")
-def jobs(
-    training: TrainingService = Depends(get_training_service),
-    models: ModelService = Depends(get_model_service),
-) -> list[dict]:
-    return [job_status(job, models) for job in training.list_jobs()]
+def jobs(training: TrainingService = Depends(get_training_service)) -> list[dict]:
+    return [job_status(job) for job in training.list_jobs()]

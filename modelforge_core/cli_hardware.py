@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
-from pathlib import Path
 
 from .cli_output import print_json
 
@@ -102,15 +100,10 @@ def hardware_text(machine: dict) -> str:
 def _config(args: argparse.Namespace, machine: dict):
     from .exceptions import ConfigurationError
     from .schemas import TrainingConfig, parse_training_config
+    from .schemas.training_config import read_config_file
 
     if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise ConfigurationError(f"Config file not found: {path}", "Give the path of a JSON config file.")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(f"Config file {path} is not valid JSON: {exc}", "Fix the JSON syntax.") from exc
+        data = read_config_file(args.config)
         if not isinstance(data, dict):
             raise ConfigurationError("A training config must be a JSON object.", "Wrap the fields in { ... }.")
         return parse_training_config({"dataset": "(estimate)", **data})

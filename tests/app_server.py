@@ -57,17 +57,7 @@ class AppServer:
         return ModelCatalog(Settings(home=self.home)).demo_model_path()
 
     def stop(self) -> None:
-        import psutil
-
-        from modelforge_core.database.database_manager import DatabaseManager
-
-        db = DatabaseManager(f"sqlite:///{self.home / 'database' / 'modelforge.sqlite'}")
-        for job in db.list_jobs(["running", "stopping"]):
-            try:
-                psutil.Process(job["pid"]).kill()
-            except (psutil.Error, TypeError):
-                pass
-        db.dispose()
+        kill_workers(f"sqlite:///{self.home / 'database' / 'modelforge.sqlite'}")
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -77,6 +67,21 @@ class AppServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
         self._log.close()
+
+
+def kill_workers(database_url: str) -> None:
+    """Kill the worker processes of the running jobs of that registry (what a test left behind)."""
+    import psutil
+
+    from modelforge_core.database.database_manager import DatabaseManager
+
+    db = DatabaseManager(database_url)
+    for job in db.list_jobs(["running", "stopping"]):
+        try:
+            psutil.Process(job["pid"]).kill()
+        except (psutil.Error, TypeError):
+            pass
+    db.dispose()
 
 
 def wait_status(url: str, job_id: str, statuses: tuple[str, ...], timeout: float = 180) -> dict:

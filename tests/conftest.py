@@ -116,3 +116,22 @@ def make_config(demo_model, samples):
 def write_json(path: Path, data) -> Path:
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def app(tmp_path):
+    """``python app.py`` on a free port and a fresh data folder (browser tests)."""
+    from app_server import AppServer
+
+    server = AppServer(tmp_path / "home")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page():
+    """A page of a fresh headless Chromium (browser tests)."""
+    from browser_helpers import chromium_page
+
+    with chromium_page() as page:
+        yield page

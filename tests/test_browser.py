@@ -2,43 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import httpx
-import pytest
 
 from app_server import AppServer, wait_status
+from browser_helpers import BROWSER_MARKS, chromium_page, open_tab, pick
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
-
-
-@pytest.fixture
-def app(tmp_path):
-    server = AppServer(tmp_path / "home")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        page.set_default_timeout(30_000)
-        yield page
-        browser.close()
+pytestmark = BROWSER_MARKS
 
 
 def _progress(page) -> dict:
@@ -193,11 +164,7 @@ def test_three_starts_queue_up_and_stop_acts_on_the_job_on_screen(app, page):
 
 
 def test_a_page_opened_at_once_on_a_fresh_data_folder_shows_no_error_then_the_demo_preview(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    with chromium_page() as page:
         server = AppServer(tmp_path / "fresh-home")  # returns the moment "/" answers
         try:
             page.goto(server.url)
@@ -213,7 +180,6 @@ def test_a_page_opened_at_once_on_a_fresh_data_folder_shows_no_error_then_the_de
             assert "Traceback" not in server.log_path.read_text(errors="replace"), "no handler failed in the server"
         finally:
             server.stop()
-            browser.close()
 
 
 def test_a_reloaded_page_reattaches_to_the_running_job(app, page, samples):
@@ -236,15 +202,6 @@ def test_a_reloaded_page_reattaches_to_the_running_job(app, page, samples):
     _wait_progress(page, lambda p: p["job"] == job_id and p["status"] == "stopped", timeout=60)
 
 
-def _pick(page, elem_id: str, text: str) -> None:
-    page.locator(f"#{elem_id} input").first.click()
-    page.get_by_role("option", name=text).first.click()
-
-
-def _open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-
-
 def test_models_tab_playground_side_by_side_export_and_delete(app, page, samples, tmp_path):
     from modelforge_core.data.demo_task import make_demo_task_rows
     from modelforge_core.demo import DEMO_TRAINING
@@ -254,9 +211,9 @@ def test_models_tab_playground_side_by_side_export_and_delete(app, page, samples
     model_id = wait_status(app.url, job_id, ("completed",), timeout=1200)["model_id"]  # a ceiling, not a wait
 
     page.goto(app.url)
-    _open_tab(page, "Models")
+    open_tab(page, "Models")
     page.wait_for_function("() => document.querySelector('#mf-models-table').innerText.includes('digits-lora')")
-    _pick(page, "mf-models-model", "digits-lora")
+    pick(page, "mf-models-model", "digits-lora")
     page.wait_for_selector("#mf-models-metrics >> text=eval_loss")
     page.screenshot(path=str(tmp_path / "models-tab.png"), full_page=True)
 
@@ -273,7 +230,7 @@ def test_models_tab_playground_side_by_side_export_and_delete(app, page, samples
     assert base.strip() and base != tuned, "the base model answers next to the fine-tuned one"
     page.screenshot(path=str(tmp_path / "playground-tab.png"), full_page=True)
 
-    _open_tab(page, "Models")
+    open_tab(page, "Models")
     page.get_by_role("tab", name="Actions").click()
     export_dir = tmp_path / "merged"
     page.locator("#mf-models-export-dir textarea, #mf-models-export-dir input").first.fill(str(export_dir))
@@ -309,7 +266,7 @@ def test_a_run_that_will_not_fit_asks_first_and_a_recommendation_carries_into_fi
     assert len(jobs) == 1, "confirmed: it starts"
     httpx.post(f"{app.url}/api/finetune/stop/{jobs[0]['job_id']}", timeout=30)
 
-    _open_tab(page, "Hardware")
+    open_tab(page, "Hardware")
     page.wait_for_selector("#mf-live >> text=RAM")
     page.wait_for_selector("#mf-recommendations >> text=SmolLM2-135M-Instruct")
     first = page.locator("#mf-recommendation input").first.input_value().split(" (")[0]  # "org/name (494M, sft)"

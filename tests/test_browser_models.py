@@ -2,50 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import httpx
-import pytest
 
-from app_server import AppServer, wait_status
+from app_server import wait_status
+from browser_helpers import BROWSER_MARKS, pick
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 FINAL = ("completed", "failed", "stopped", "interrupted")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
-
-
-@pytest.fixture
-def app(tmp_path):
-    server = AppServer(tmp_path / "home")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        page.set_default_timeout(30_000)
-        yield page
-        browser.close()
-
-
-def _pick(page, elem_id: str, text: str) -> None:
-    page.locator(f"#{elem_id} input").first.click()
-    page.get_by_role("option", name=text).first.click()
+pytestmark = BROWSER_MARKS
 
 
 def _wait_text(page, selector: str, *parts: str, timeout: float = 60_000) -> str:
@@ -74,7 +41,7 @@ def test_a_second_model_from_one_base_shows_its_own_card_metrics_table_and_kept_
     page.goto(app.url)
     page.get_by_role("tab", name="Models").click()
     _wait_text(page, "#mf-models-table", name)
-    _pick(page, "mf-models-model", name)
+    pick(page, "mf-models-model", name)
 
     page.wait_for_function(
         "want => { const h = document.querySelector('#mf-models-card h1'); return !!h && h.innerText.trim() === want; }",

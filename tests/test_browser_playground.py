@@ -2,54 +2,23 @@
 
 from __future__ import annotations
 
-import os
-
 import httpx
 import pytest
 
-from app_server import AppServer, wait_status
+from app_server import wait_status
+from browser_helpers import BROWSER_MARKS, chromium_page, open_tab, pick
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 # Ceilings for states on a busy 2-core machine; each wait ends as soon as the state is there.
 ANSWER_MS = 180_000
 LOAD_MS = 180_000
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"),
-]
-
-
-@pytest.fixture
-def app(tmp_path):
-    server = AppServer(tmp_path / "home")
-    yield server
-    server.stop()
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        page.set_default_timeout(60_000)
+    with chromium_page(default_timeout_ms=60_000) as page:
         yield page
-        browser.close()
-
-
-def _pick(page, elem_id: str, text: str) -> None:
-    page.locator(f"#{elem_id} input").first.click()
-    page.get_by_role("option", name=text).first.click()
-
-
-def _open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
 
 
 USER_MESSAGES = "(id) => document.querySelectorAll(`#${id} .message-row.user-row`).length"
@@ -83,8 +52,8 @@ def test_enter_sends_shift_enter_adds_a_line_and_no_label_covers_an_answer(app, 
     assert status["status"] == "completed", status
 
     page.goto(app.url)
-    _open_tab(page, "Playground")
-    _pick(page, "mf-pg-model", "pg-keys")
+    open_tab(page, "Playground")
+    pick(page, "mf-pg-model", "pg-keys")
     page.wait_for_selector("#mf-pg-status >> text=Loaded", timeout=LOAD_MS)
     box = page.locator("#mf-pg-message textarea")
 
@@ -114,7 +83,7 @@ def test_enter_sends_shift_enter_adds_a_line_and_no_label_covers_an_answer(app, 
         assert not _overlaps(page, f"#{chat}-heading", f"#{chat}"), "the heading sits above the chat"
         assert page.locator(f"#{chat} .top-panel button").count() <= 1, "only the chat's clear icon in its corner"
 
-    _open_tab(page, "Hardware")
+    open_tab(page, "Hardware")
     page.wait_for_selector("#mf-recommendations >> text=demo model, trains offline", timeout=LOAD_MS)
     assert "Demo causal LM" in page.locator("#mf-recommendations").inner_text()
     page.screenshot(path=str(tmp_path / "hardware-demo-row.png"), full_page=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from app_server import AppServer
+from app_server import AppServer, kill_workers
 from conftest import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
@@ -332,20 +332,6 @@ def _bash(command: str, env: dict, timeout: int = 300) -> subprocess.CompletedPr
     return subprocess.run(["bash", "-c", command], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def _kill_workers(settings) -> None:
-    import psutil
-
-    from modelforge_core.database.database_manager import DatabaseManager
-
-    db = DatabaseManager(settings.database_url)
-    for job in db.list_jobs(["running", "stopping"]):
-        try:
-            psutil.Process(job["pid"]).kill()
-        except (psutil.Error, TypeError):
-            pass
-    db.dispose()
-
-
 @pytest.mark.slow
 def test_readme_cli_commands_run(settings):
     env = {**os.environ, "MODELFORGE_HOME": str(settings.home), "HF_HUB_OFFLINE": "1"}
@@ -377,5 +363,5 @@ def test_readme_cli_commands_run(settings):
             if trained and any(part.args[:2] == ["models", "list"] for part in cli):
                 assert "(none)" not in result.stdout, f"`{run}` lists no model after a training run:\n{result.stdout}"
     finally:
-        _kill_workers(settings)
+        kill_workers(settings.database_url)
     assert ran and trained, "the README's CLI commands should train a model"

@@ -179,16 +179,21 @@ class TrainingConfig(BaseModel):
         return self.model_dump(mode="json")
 
 
+def read_config_file(path: str | Path) -> Any:
+    """The JSON in a config file; ConfigurationError in words when it is missing or not JSON."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigurationError(f"Config file not found: {path}", "Give the path of a JSON config file.")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"Config file {path} is not valid JSON: {exc}", "Fix the JSON syntax.") from exc
+
+
 def parse_training_config(data: dict[str, Any] | str | Path) -> TrainingConfig:
     """Build a config from a dict, a JSON string or a JSON file; raise ConfigurationError in words."""
     if isinstance(data, Path) or (isinstance(data, str) and not data.lstrip().startswith("{")):
-        path = Path(data)
-        if not path.is_file():
-            raise ConfigurationError(f"Config file not found: {path}", "Give the path of a JSON config file.")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(f"Config file {path} is not valid JSON: {exc}", "Fix the JSON syntax.") from exc
+        data = read_config_file(data)
     elif isinstance(data, str):
         try:
             data = json.loads(data)
