@@ -24,6 +24,7 @@ from .finetune_form import (
     parse_mapping,
     render_config,
 )
+from .hardware_tab import carried_form_values
 from .memory_estimate import estimate_markdown
 from .run_panel import RunPanel
 
@@ -256,8 +257,6 @@ class FinetuneTab:
         if item is None:
             gr.Warning("Pick a recommended model first.")
             return [gr.update() for _ in self.CARRIED]
-        from .hardware_tab import carried_form_values
-
         carried = carried_form_values(item, self.ctx.machine["profile_defaults"], dataset, self.ctx.samples)
         values = {name: gr.update(value=value) for name, value in carried.items()}
         strategies = self.ctx.info["strategies_by_task"].get(item["task"], [])

@@ -209,7 +209,7 @@ def _profile_reason(machine: dict, device: str, memory: float, profile: str) -> 
         return f"the largest GPU torch can use has {memory:.1f} GB, and the machine {machine['ram_total_gb']:.1f} GB of RAM"
     if device == "mps":
         return f"Apple GPU (MPS) sharing {machine['ram_total_gb']:.1f} GB of RAM"
-    return "no GPU that torch can train on: small models only (the demo models train in about a minute)"
+    return "no GPU that torch can train on: small models only (the demo models train in about a minute on 2 idle cores)"
 
 
 def _shape_and_plan(config, device: str):
