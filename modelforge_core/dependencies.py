@@ -16,7 +16,7 @@ from .services.hardware_service import HardwareService
 from .services.model_catalog import ModelCatalog
 from .services.model_service import ModelService
 from .services.playground_service import PlaygroundService
-from .services.training_service import TrainingService
+from .services.training_service import ACTIVE_JOB_STATES, TrainingService
 from .settings import Settings, get_settings
 
 
@@ -40,7 +40,7 @@ def _playground_for(settings: Settings) -> PlaygroundService:
     training = _training_for(settings)
     return PlaygroundService(
         ModelService(_db_for(settings.database_url), settings),
-        gpu_busy=lambda: bool(training.list_jobs(["running", "stopping"])),
+        gpu_busy=lambda: bool(training.list_jobs(ACTIVE_JOB_STATES)),
     )
 
 

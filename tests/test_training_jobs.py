@@ -109,7 +109,9 @@ def test_second_submission_waits_queued_until_the_first_ends(services, make_conf
     run_to_end(training, first["id"], timeout=60)
     events = run_to_end(training, second["id"])
     assert training.get_job(second["id"])["status"] == "completed"
-    assert any(e["type"] == "queue" and e["position"] == 1 for e in events) or queued["queue_position"] == 1
+    assert any(e["type"] == "status" and e.get("status") == "starting" for e in events)
+    first_done, second_began = training.get_job(first["id"])["finished_at"], training.get_job(second["id"])["started_at"]
+    assert second_began >= first_done, "the queued job started only once the first had ended"
 
 
 def test_a_queued_job_can_be_stopped_before_it_starts(services, make_config):

@@ -63,7 +63,6 @@ ADVANCED_FIELDS = (
     Field("output_name", "Name of the fine-tuned model", "text"),
 )
 CLEARABLE_FIELDS = ("output_name", "target_modules", "column_mapping")
-CHOICE_FIELDS = ("task", "model_name", "provider", "strategy", "dataset", "column_mapping", "compute_specs")
 
 
 def help_text(name: str) -> str:

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from modelforge_core.services.training_service import FINAL_JOB_STATES
+
 MAX_LOG_LINES = 400
-FINAL = ("completed", "failed", "stopped", "interrupted")
 # Shown elsewhere (loss, perplexity in the log) or not a quality measure; what is left (token
 # accuracy, ROUGE, exact match, F1, reward accuracy) shares a 0-1 scale.
 NOT_PLOTTED = {
@@ -188,7 +189,7 @@ class JobView:
 
     @property
     def finished(self) -> bool:
-        return self.status in FINAL
+        return self.status in FINAL_JOB_STATES
 
 
 def _frame(points: list[dict]) -> pd.DataFrame | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import gradio as gr
 
 from modelforge_core.exceptions import ModelForgeException
+from modelforge_core.services.training_service import ACTIVE_JOB_STATES
 
 from .context import UIContext
 from .job_view import JobView
@@ -23,7 +24,6 @@ from .line_chart import line_chart_html
 TICK_S = 0.5
 MAX_SESSIONS = 200
 MAX_CHOICES = 30
-ACTIVE = ("running", "stopping")
 # Keeps the log's newest line in view unless the user scrolled up to read (then leaves it there).
 FOLLOW_LOG_JS = """() => {
   const box = document.querySelector('#mf-log textarea');
@@ -117,7 +117,7 @@ class RunPanel:
     def current_job(self) -> str | None:
         """The job a fresh page shows: a running one, else the next queued, else the newest."""
         jobs = self.ctx.training.list_jobs()
-        for states in (ACTIVE, ("queued",)):
+        for states in (ACTIVE_JOB_STATES, ("queued",)):
             for job in jobs:
                 if job["status"] in states:
                     return job["id"]
@@ -184,7 +184,7 @@ class RunPanel:
         if job["status"] != "queued":
             view.waiting_for = ""
             return
-        running = [j for j in jobs if j["status"] in ACTIVE]
+        running = [j for j in jobs if j["status"] in ACTIVE_JOB_STATES]
         ahead = (view.queue_position or 1) - 1
         parts = [f"job `{j['id']}` ({j['status']}, step {j.get('current_step') or 0}/{j.get('total_steps') or '?'})" for j in running]
         if ahead:

@@ -34,7 +34,7 @@ class TrainingConfig(BaseModel):
     task: str = Field("text-generation", description="What the model will do: " + ", ".join(TASKS) + ".")
     model_name: str = Field(..., min_length=1, description="Hub id (org/name) or a local model folder.")
     provider: str = Field("huggingface", description="Who loads the model: huggingface or unsloth.")
-    strategy: str = Field("sft", description="How to train: sft (LoRA) or qlora (4-bit + LoRA).")
+    strategy: str = Field("sft", description="How to train: sft (LoRA, or every weight with finetuning_type full), qlora (4-bit + LoRA), dpo (preference pairs) or rlhf (a reward model, then RL against it).")
     dataset: str = Field(..., min_length=1, description="A .jsonl/.json/.csv/.parquet file or a Hub dataset id.")
     compute_specs: Literal["cpu", "low_end", "mid_range", "high_end"] | None = Field(
         None, description="A compute profile (cpu, low_end, mid_range, high_end): fills batch size, accumulation, "

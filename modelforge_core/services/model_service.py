@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 from pathlib import Path
 
@@ -13,10 +12,11 @@ from ..exceptions import (
     ModelAccessError,
     NotFoundError,
 )
+from ..logging_config import get_logger
 from ..model_card import METADATA_FILE, read_model_metadata, write_card_from_metadata, write_model_metadata
 from ..settings import Settings
 
-logger = logging.getLogger(__name__)
+logger = get_logger("models")
 MAX_NAME_LENGTH = 255
 
 

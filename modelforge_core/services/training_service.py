@@ -30,6 +30,7 @@ from .run_validation import validate_run
 from .worker_process import kill_process, process_alive, spawn_worker
 
 log = get_logger("training")
+__all__ = ["ACTIVE_JOB_STATES", "FINAL_JOB_STATES", "RESUMABLE_STATES", "TrainingService"]
 RESUMABLE_STATES = ("stopped", "interrupted", "failed")
 
 
