@@ -167,3 +167,12 @@ def test_the_picker_keeps_the_shown_job_among_its_choices_when_it_is_old():
     ids = [value for _, value in panel.job_choices(include="j1")]
     assert "j1" in ids and len(ids) == 31
     assert "j1" not in [value for _, value in panel.job_choices()]
+
+
+def test_a_tick_with_nothing_new_sends_nothing_and_reads_no_job_list():
+    panel, training = _panel()
+    request = SimpleNamespace(session_hash="s1")
+    panel.show("j1", request)
+    training.events_since = lambda job_id, offset: (training.jobs[job_id], [], offset)
+    training.list_jobs = lambda statuses=None: (_ for _ in ()).throw(AssertionError("no job list for a running job"))
+    assert all(out == gr.skip() for out in panel.tick(request))

@@ -10,7 +10,7 @@ from modelforge_core.exceptions import ModelForgeException
 from modelforge_core.services.model_catalog import DEMO_KIND_FOR_TASK, DEMO_LABELS
 
 from .context import UIContext
-from .finetune_form import default_value
+from .finetune_form import config_to_form_values, default_value
 
 LIVE_INTERVAL_S = 3.0
 TASK_LABELS = {
@@ -97,12 +97,7 @@ def carried_form_values(item: dict, profile_defaults: dict, dataset: str | None,
     demo (its learning rate, steps, dropout, ...) goes back to the profile's or TrainingConfig's defaults,
     unless the recommendation is a demo model: then its settings are the demo's."""
     values = {name: default_value(name, profile_defaults) for name in DEMO_TRAINING}
-    for name, value in item["settings"].items():
-        if name == "eval_steps" and value is None:
-            value = 0  # the form's "once per epoch"
-        elif name == "target_modules" and not isinstance(value, str):
-            value = ", ".join(value)
-        values[name] = value
+    values.update(config_to_form_values(item["settings"]))
     values.update(task=item["task"], model_name=item["model_id"], dataset=carried_dataset(item, dataset, samples))
     return values
 

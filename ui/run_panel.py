@@ -46,6 +46,7 @@ class RunWatch:
     view: JobView
     offset: int = 0
     drawn: int = -1  # view.changes when the plots and the log were last sent
+    sent: tuple = ()  # the status and progress last sent
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -155,20 +156,23 @@ class RunPanel:
                 job, events, watch.offset = self.ctx.training.events_since(watch.job_id, watch.offset)
             except ModelForgeException as exc:
                 return (f"⚠️ {exc.message}", "", gr.skip(), gr.skip(), "", gr.update(choices=self.job_choices(), value=None))
-            jobs = self.ctx.training.list_jobs()
             view = watch.view
             before = (view.status, view.queue_position)
             for event in events:
                 view.add(event)
-            self._queue_details(view, job, jobs)
+            # the job list (one query) only when it is shown: what a queued job waits for, or new picker labels
+            jobs = self.ctx.training.list_jobs() if job["status"] == "queued" or view.status == "queued" else None
+            self._queue_details(view, job, jobs or [])
             if self.sessions.get(session) is not watch:  # the session switched jobs meanwhile
                 return tuple(gr.skip() for _ in self.view_outputs)
             redraw = force or view.changes != watch.drawn
             watch.drawn = view.changes
             choices_changed = force or before != (view.status, view.queue_position) or any(e.get("type") in ("status", "end") for e in events)
+            texts = (view.status_markdown(), view.progress_html())
+            fresh = force or texts != watch.sent
+            watch.sent = texts
             return (
-                view.status_markdown(),
-                view.progress_html(),
+                *(text if fresh else gr.skip() for text in texts),
                 line_chart_html(view.losses, "Loss", "mf-loss") if redraw else gr.skip(),
                 line_chart_html(view.metrics, "Eval metrics", "mf-metrics") if redraw else gr.skip(),
                 view.log_text() if redraw else gr.skip(),
