@@ -17,7 +17,7 @@ from typing import Any
 from ..data.pipeline import load_validated_dataset
 from ..evaluation.splits import train_eval_split
 from ..exceptions import TrainingError
-from ..model_card import write_model_card, write_model_metadata
+from ..model_card import write_card_from_metadata, write_model_metadata
 from ..providers.model_classes import check_model_serves_task
 from ..providers.model_source import read_model_config
 from ..providers.provider_factory import ProviderFactory
@@ -214,38 +214,20 @@ def _save_model(trainer: Any, tokenizer: Any, config: TrainingConfig, output_dir
     try:
         trainer.save_model(str(staging))
         tokenizer.save_pretrained(staging)
-        hyperparameters = {
-            k: v
-            for k, v in config.to_json_dict().items()
-            if k not in ("model_name", "dataset", "task", "strategy", "provider", "column_mapping", "output_name")
+        metadata = {
+            "name": config.run_name,
+            "base_model": config.model_name,
+            "task": config.task,
+            "strategy": config.strategy,
+            "provider": config.provider,
+            "finetuning_type": config.finetuning_type,
+            "adapter": trainable_only,
+            "config": config.to_json_dict(),
+            "metrics": metrics,
         }
-        write_model_card(
-            staging,
-            name=config.run_name,
-            base_model=config.model_name,
-            task=config.task,
-            strategy=config.strategy,
-            provider=config.provider,
-            dataset=config.dataset,
-            hyperparameters=hyperparameters,
-            metrics=metrics,
-            finetuning_type=config.finetuning_type,
-            model_path=output_dir,  # the snippet loads the final folder, not this staging one
-        )
-        write_model_metadata(
-            staging,
-            {
-                "name": config.run_name,
-                "base_model": config.model_name,
-                "task": config.task,
-                "strategy": config.strategy,
-                "provider": config.provider,
-                "finetuning_type": config.finetuning_type,
-                "adapter": trainable_only,
-                "config": config.to_json_dict(),
-                "metrics": metrics,
-            },
-        )
+        write_model_metadata(staging, metadata)
+        # the card from the same metadata (as a rename rewrites it); its snippet loads the final folder
+        write_card_from_metadata(staging, metadata, model_path=output_dir)
         staging.rename(output_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
