@@ -36,10 +36,10 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 
 def build_context():
-    """Every service, built once."""
-    from modelforge_core.data.samples import sample_dataset_paths
+    """Every service, built once, and what is known at start: what works here, the machine, the samples."""
     from modelforge_core.dependencies import (
         get_dataset_service,
+        get_evaluation_service,
         get_export_service,
         get_hardware_service,
         get_model_catalog,
@@ -50,18 +50,19 @@ def build_context():
     from modelforge_core.services.info import system_info
     from ui import UIContext
 
-    hardware = get_hardware_service()
+    hardware, datasets = get_hardware_service(), get_dataset_service()
     return UIContext(
         training=get_training_service(),
         models=get_model_service(),
-        datasets=get_dataset_service(),
+        datasets=datasets,
         hardware=hardware,
         catalog=get_model_catalog(),
         playground=get_playground_service(),
         exports=get_export_service(),
+        evaluation=get_evaluation_service(),
         info=system_info(),
-        machine=hardware.detect(),
-        samples=sample_dataset_paths(),
+        machine=hardware.machine(),
+        samples=datasets.sample_paths(),
     )
 
 
@@ -77,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     gradio_fast_start.install()  # before the first `import gradio`
     from api import EXCEPTION_HANDLERS, api_routes
     from api.security import configure_auth
-    from modelforge_core.heavy_imports import import_in_background
     from modelforge_core.logging_config import setup_logging
     from ui import CSS, build_ui
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx.training.start_background_dispatch()
     # torch and transformers load only once the server answers, so they do not slow the first page
     server_up = threading.Event()
-    import_in_background(then=ctx.catalog.ensure_demo_models, after=server_up)
+    ctx.catalog.prepare_in_background(after=server_up)
     configure_auth(auth)
     with gradio_fast_start.server_app_built_at_launch():
         blocks = build_ui(ctx)

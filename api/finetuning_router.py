@@ -6,9 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends
 
-from modelforge_core.dependencies import get_model_catalog, get_training_service
+from modelforge_core.dependencies import get_training_service
 from modelforge_core.services.job_status import job_status
-from modelforge_core.services.model_catalog import ModelCatalog
 from modelforge_core.services.training_service import TrainingService
 
 router = APIRouter(prefix="/finetune", tags=["finetune"])
@@ -18,12 +17,9 @@ router = APIRouter(prefix="/finetune", tags=["finetune"])
 def start_training(
     config: dict[str, Any] = Body(..., description="A TrainingConfig, e.g. the seed's example JSON."),
     training: TrainingService = Depends(get_training_service),
-    catalog: ModelCatalog = Depends(get_model_catalog),
 ) -> dict:
     """Validate and queue a training job; answers ``{"job_id": ...}`` at once."""
-    if isinstance(config.get("model_name"), str):
-        catalog.ensure_ready(config["model_name"])
-    job = training.submit(config)
+    job = training.submit_when_ready(config)
     return {"job_id": job["id"], "status": job["status"], "queue_position": job.get("queue_position")}
 
 

@@ -19,7 +19,7 @@ def health() -> dict:
 
 def info() -> dict:
     """Providers, strategies and tasks that work here."""
-    return system_info()
+    return system_info().to_dict()
 
 
 def hardware(service: HardwareService = Depends(get_hardware_service)) -> dict:

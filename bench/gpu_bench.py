@@ -181,9 +181,9 @@ def main() -> None:
                     machine=runs[-1]["machine"], day=runs[-1]["date"])
         return
     import datetime
-    import importlib.util
 
     from bench.results import machine_line
+    from modelforge_core.packages import is_unsloth_available
 
     command = (f"python -m bench.gpu_bench --models {args.models} --configs {args.configs} --steps {args.steps} "
                f"--warmup {args.warmup} --batch {args.batch} --length {args.length}")
@@ -191,7 +191,7 @@ def main() -> None:
     results: list[dict] = []
     for model_key in args.models.split(","):
         for config_key in args.configs.split(","):
-            if config_key.startswith("unsloth") and importlib.util.find_spec("unsloth") is None:
+            if config_key.startswith("unsloth") and not is_unsloth_available():
                 results.append({"model": model_key, "config": config_key, "error": "unsloth not installed"})
                 continue
             done = subprocess.run(

@@ -102,13 +102,13 @@ def long_rows_dataset(folder: Path, kind: str, rows: int = 64) -> str:
 
 CASES = [
     # (name, demo kind, dataset kind, TrainingConfig fields)
-    ("causal LoRA b8 s256", "causal-lm", "text", {"per_device_train_batch_size": 8, "max_seq_length": 256}),
-    ("causal LoRA b4 s512 dropout 0", "causal-lm", "text", {"per_device_train_batch_size": 4, "max_seq_length": 512, "lora_dropout": 0.0}),
-    ("causal LoRA b8 s256 grad. checkpointing", "causal-lm", "text", {"per_device_train_batch_size": 8, "max_seq_length": 256, "gradient_checkpointing": True}),
-    ("causal full b8 s256", "causal-lm", "text", {"per_device_train_batch_size": 8, "max_seq_length": 256, "finetuning_type": "full"}),
-    ("causal DPO b4 s256", "causal-lm", "preference", {"strategy": "dpo", "per_device_train_batch_size": 4, "max_seq_length": 256}),
+    ("causal LoRA b8 s256", "causal", "text", {"per_device_train_batch_size": 8, "max_seq_length": 256}),
+    ("causal LoRA b4 s512 dropout 0", "causal", "text", {"per_device_train_batch_size": 4, "max_seq_length": 512, "lora_dropout": 0.0}),
+    ("causal LoRA b8 s256 grad. checkpointing", "causal", "text", {"per_device_train_batch_size": 8, "max_seq_length": 256, "gradient_checkpointing": True}),
+    ("causal full b8 s256", "causal", "text", {"per_device_train_batch_size": 8, "max_seq_length": 256, "finetuning_type": "full"}),
+    ("causal DPO b4 s256", "causal", "preference", {"strategy": "dpo", "per_device_train_batch_size": 4, "max_seq_length": 256}),
     ("seq2seq LoRA b8 s256", "seq2seq", "summarization", {"task": "summarization", "per_device_train_batch_size": 8, "max_seq_length": 256}),
-    ("QA encoder LoRA b8 s256", "qa-encoder", "qa", {"task": "extractive-question-answering", "per_device_train_batch_size": 8, "max_seq_length": 256}),
+    ("QA encoder LoRA b8 s256", "qa", "qa", {"task": "extractive-question-answering", "per_device_train_batch_size": 8, "max_seq_length": 256}),
 ]
 
 

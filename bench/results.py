@@ -21,15 +21,14 @@ def machine_line() -> str:
     import psutil
 
     from modelforge_core.hardware.detection import cpu_name, package_versions
+    from modelforge_core.packages import is_torch_available
 
     gpu = "no GPU"
-    try:
+    if is_torch_available():
         import torch
 
         if torch.cuda.is_available():
             gpu = torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
     installed = package_versions()
     versions = ", ".join(f"{name} {installed.get(name) or '(not installed)'}" for name in PACKAGES)
     return (f"{cpu_name()}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {gpu}; "

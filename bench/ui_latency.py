@@ -28,7 +28,7 @@ def measure(steps: int = 80) -> dict[str, list[float]]:
     from modelforge_core.demo import build_demo_models
     from modelforge_core.services.training_service import TrainingService
     from modelforge_core.settings import Settings
-    from ui.run_panel import TICK_S, RunPanel
+    from ui.run_panel import TICK_S, RunPanel, RunSession
 
     settings = Settings(home=Path(tempfile.mkdtemp(prefix="mf-latency-")))
     db = DatabaseManager(settings.database_url)
@@ -49,18 +49,18 @@ def measure(steps: int = 80) -> dict[str, list[float]]:
     with gr.Blocks():
         panel = RunPanel(SimpleNamespace(training=Recording()))
     job = training.submit({
-        "task": "text-generation", "model_name": build_demo_models(settings)["causal-lm"], "dataset": sample_dataset_paths()["sft"],
+        "task": "text-generation", "model_name": build_demo_models(settings)["causal"], "dataset": sample_dataset_paths()["sft"],
         "strategy": "sft", "compute_specs": "cpu", "max_steps": steps, "logging_steps": 1, "eval_steps": steps // 2,
         "save_steps": 10_000, "per_device_train_batch_size": 8, "learning_rate": 3e-3, "eval_split": 0.2,
     })
     latencies: dict[str, list[float]] = {}
-    request = SimpleNamespace(session_hash="bench")
+    session = RunSession()
     try:
-        panel.show(job["id"], request)
-        while not panel.sessions.get("bench").view.finished:
+        panel.show(job["id"], session)
+        while not session.watch.view.finished:
             time.sleep(TICK_S)
             training.dispatch()
-            panel.tick(request)
+            panel.tick(session)
             now = time.time()
             for event in handed:
                 if event.get("type") in ("train", "progress", "log", "eval"):

@@ -177,11 +177,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from datasets.utils.logging import disable_progress_bar as quiet_datasets
     from transformers.utils.logging import disable_progress_bar as quiet_transformers
 
-    from .dependencies import get_model_service
-    from .services.evaluation_service import EvaluationService
+    from .dependencies import get_evaluation_service
 
     quiet_datasets(), quiet_transformers()
-    result = EvaluationService(get_model_service()).evaluate(args.model, args.dataset, samples=args.samples)
+    result = get_evaluation_service().evaluate(args.model, args.dataset, samples=args.samples)
     if args.json:
         print_json(result)
         return EXIT_OK
@@ -198,7 +197,7 @@ def _fmt(value) -> str:
 def cmd_info(args: argparse.Namespace) -> int:
     from .services.info import system_info
 
-    info = system_info()
+    info = system_info().to_dict()
     if args.json:
         print_json(info)
     else:

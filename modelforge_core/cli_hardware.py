@@ -6,6 +6,7 @@ import argparse
 import shlex
 
 from .cli_output import print_json
+from .hardware.estimator import Verdict
 
 COMPONENT_LABELS = {
     "weights": "base weights",
@@ -16,7 +17,6 @@ COMPONENT_LABELS = {
     "logits": "output logits and loss",
     "reward_model": "reward model",
 }
-VERDICTS = {"fits": "fits", "tight": "TIGHT: it may run out of memory", "will_not_fit": "WILL NOT FIT"}
 
 
 def add_parsers(sub) -> None:
@@ -139,6 +139,15 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def verdict_text(value: str) -> str:
+    """The verdict's words, its first clause in capitals when the run may not fit (a terminal has no colours)."""
+    verdict = Verdict(value)
+    if verdict is Verdict.FITS:
+        return verdict.words
+    head, colon, rest = verdict.words.partition(":")
+    return head.upper() + colon + rest
+
+
 def size(gb: float) -> str:
     """1.5 -> '1.50 GB', 0.0123 -> '12.6 MB'."""
     return f"{gb:.2f} GB" if gb >= 1 else f"{gb * 1024:.1f} MB"
@@ -157,11 +166,11 @@ def estimate_text(config, result: dict) -> str:
             lines.append(f"  {COMPONENT_LABELS.get(name, name):<30}{size(value):>10}")
     framework = "CUDA context and workspace" if result["device"] == "cuda" else "Python process and libraries"
     lines.append(f"  {framework:<30}{size(result['framework_gb']):>10}")
-    lines.append(f"  {'peak':<30}{size(result['peak_gb']):>10} of {result['available_gb']} GB: {VERDICTS[result['verdict']]}")
+    lines.append(f"  {'peak':<30}{size(result['peak_gb']):>10} of {result['available_gb']} GB: {verdict_text(result['verdict'])}")
     other = result["other_checkpointing"]
     lines.append(f"  with gradient checkpointing {'on' if other['gradient_checkpointing'] else 'off'}: {size(other['peak_gb'])}")
     lines += [f"  note: {note}" for note in result["notes"]]
     if result["suggestions"]:
         lines.append("Changes that would help:")
-        lines += [f"  - {s['change']}: {s['peak_gb']} GB ({VERDICTS[s['verdict']]})" for s in result["suggestions"]]
+        lines += [f"  - {s['change']}: {s['peak_gb']} GB ({verdict_text(s['verdict'])})" for s in result["suggestions"]]
     return "\n".join(lines)

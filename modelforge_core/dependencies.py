@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from .database.database_manager import DatabaseManager
 from .services.dataset_service import DatasetService
+from .services.evaluation_service import EvaluationService
 from .services.export_service import ExportService
 from .services.hardware_service import HardwareService
 from .services.model_catalog import ModelCatalog
@@ -27,7 +28,7 @@ def _db_for(url: str) -> DatabaseManager:
 
 @lru_cache(maxsize=8)
 def _training_for(settings: Settings) -> TrainingService:
-    return TrainingService(_db_for(settings.database_url), settings)
+    return TrainingService(_db_for(settings.database_url), settings, _catalog_for(settings))
 
 
 @lru_cache(maxsize=8)
@@ -80,3 +81,7 @@ def get_playground_service() -> PlaygroundService:
 
 def get_export_service() -> ExportService:
     return ExportService(get_model_service())
+
+
+def get_evaluation_service() -> EvaluationService:
+    return EvaluationService(get_model_service())

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from .exceptions import ModelAccessError
+from .hub_ids import looks_like_hub_id
+from .model_kinds import ModelKind
+from .schemas.tasks import task_facts
 
 METADATA_FILE = "modelforge.json"
-PIPELINE_TAGS = {
-    "text-generation": "text-generation",
-    "summarization": "summarization",
-    "question-answering": "question-answering",
-    "extractive-qa": "question-answering",
-    "text2text-generation": "text2text-generation",
-}
 STRATEGY_TEXT = {
     "sft": "Supervised fine-tuning (SFT): the model learns to produce the reference answers.",
     "qlora": "QLoRA: supervised fine-tuning of LoRA adapters on a 4-bit quantized base model.",
     "dpo": "Direct Preference Optimization (DPO): the model learns to prefer the chosen over the rejected answers.",
     "rlhf": "Reinforcement learning from human feedback (RLHF) against a reward signal.",
 }
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
-_FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".txt", ".tsv")
 NOT_HYPERPARAMETERS = ("model_name", "dataset", "task", "strategy", "provider", "column_mapping", "output_name")
 
 
@@ -47,10 +40,7 @@ def _atomic_write(path: Path, text: str) -> Path:
 
 def is_hub_id(value: str) -> bool:
     """True when ``value`` looks like a Hub repo id (``org/name`` or ``name``), not a local file or folder."""
-    value = (value or "").strip()
-    if not _HUB_ID.match(value) or ".." in value or value.lower().endswith(_FILE_SUFFIXES):
-        return False
-    return not Path(value).exists()
+    return looks_like_hub_id(value) and not Path(value.strip()).exists()
 
 
 def yaml_str(value: str) -> str:
@@ -65,7 +55,8 @@ def _front_matter(base_model: str, task: str, strategy: str, dataset: str, finet
     if is_hub_id(base_model):
         lines.append(f"base_model: {yaml_str(base_model)}")
     lines.append(f"library_name: {'peft' if finetuning_type == 'lora' else 'transformers'}")
-    lines.append(f"pipeline_tag: {yaml_str(PIPELINE_TAGS.get(task, 'text-generation'))}")
+    facts = task_facts(task)
+    lines.append(f"pipeline_tag: {yaml_str(facts.pipeline_tag if facts else 'text-generation')}")
     tags = list(dict.fromkeys(["modelforge", strategy, "lora" if finetuning_type == "lora" else "full", "trl"]))
     lines += ["tags:"] + [f"- {yaml_str(tag)}" for tag in tags]
     if is_hub_id(dataset):
@@ -92,8 +83,8 @@ def _table(header: tuple[str, str], values: dict) -> str:
     return "\n".join(rows)
 
 
-def _model_kind(folder: Path, task: str) -> str:
-    """causal, seq2seq or qa: from the saved adapter/config files, else from the task."""
+def _model_kind(folder: Path, task: str) -> ModelKind:
+    """CAUSAL, SEQ2SEQ or QA: from the saved adapter/config files, else the kind that usually serves the task."""
     for name, key in (("adapter_config.json", "task_type"), ("config.json", "architectures")):
         try:
             value = json.loads((folder / name).read_text(encoding="utf-8")).get(key)
@@ -101,22 +92,22 @@ def _model_kind(folder: Path, task: str) -> str:
             continue
         text = " ".join(value) if isinstance(value, list) else str(value or "")
         if "SEQ_2_SEQ" in text or "ConditionalGeneration" in text or "Seq2Seq" in text:
-            return "seq2seq"
+            return ModelKind.SEQ2SEQ
         if "QUESTION_ANS" in text or "QuestionAnswering" in text:
-            return "qa"
+            return ModelKind.QA
         if text:
-            return "causal"
-    return {"summarization": "seq2seq", "question-answering": "qa", "extractive-qa": "qa"}.get(task, "causal")
+            return ModelKind.CAUSAL
+    facts = task_facts(task)
+    return facts.model_kind if facts else ModelKind.CAUSAL
 
 
-def _usage(location: str, kind: str, finetuning_type: str, on_hub: bool) -> str:
+def _usage(location: str, kind: ModelKind, finetuning_type: str, on_hub: bool) -> str:
     """The python snippet that loads the model from ``location``: its folder, or its Hub repo id."""
-    suffix = {"causal": "CausalLM", "seq2seq": "Seq2SeqLM", "qa": "QuestionAnswering"}[kind]
     if finetuning_type == "lora":
-        loader = f"AutoPeftModelFor{suffix}"
+        loader = "AutoPeft" + kind.auto_class.removeprefix("Auto")  # AutoPeftModelForCausalLM, ...
         imports = [f"from peft import {loader}", "from transformers import AutoTokenizer"]
     else:
-        loader = f"AutoModelFor{suffix}"
+        loader = kind.auto_class
         imports = [f"from transformers import AutoTokenizer, {loader}"]
     if on_hub:
         where = "# The model's repo on the Hugging Face Hub."
@@ -130,7 +121,7 @@ def _usage(location: str, kind: str, finetuning_type: str, on_hub: bool) -> str:
         f"model = {loader}.from_pretrained(model_path)",
         "tokenizer = AutoTokenizer.from_pretrained(model_path)",
     ]
-    if kind != "qa":
+    if not kind.has_task_head:
         lines += [
             'inputs = tokenizer("Hello!", return_tensors="pt")',
             "print(tokenizer.decode(model.generate(**inputs, max_new_tokens=64)[0], skip_special_tokens=True))",

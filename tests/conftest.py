@@ -42,7 +42,7 @@ def demo_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_models(demo_home) -> dict[str, str]:
-    """Paths of the demo models: causal-lm, seq2seq, qa-encoder."""
+    """Paths of the demo models by ModelKind: causal, seq2seq, qa."""
     from modelforge_core.demo import build_demo_models
 
     return build_demo_models(Settings(home=demo_home))
@@ -51,7 +51,7 @@ def demo_models(demo_home) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def demo_model(demo_models) -> str:
     """Path of the demo causal LM."""
-    return demo_models["causal-lm"]
+    return demo_models["causal"]
 
 
 @pytest.fixture

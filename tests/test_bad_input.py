@@ -116,7 +116,7 @@ def test_model_that_cannot_serve_the_task(services, settings, make_config, tmp_p
 
 def test_unsloth_where_it_is_not_installed(services, settings, make_config):
     pytest.importorskip("torch")
-    from modelforge_core.providers.unsloth_provider import is_unsloth_available
+    from modelforge_core.packages import is_unsloth_available
 
     if is_unsloth_available():
         pytest.skip("unsloth is installed here")

@@ -28,12 +28,12 @@ def test_demo_then_train_then_models_list(settings, tmp_path):
     assert demo.returncode == 0, demo.stderr
     paths = json.loads(demo.stdout)
     assert set(paths) == {"models", "datasets"}
-    assert os.path.isdir(paths["models"]["causal-lm"])
+    assert os.path.isdir(paths["models"]["causal"])
     assert {"sft", "text-generation", "dpo", "summarization"} <= set(paths["datasets"])
 
     config = write_json(tmp_path / "cfg.json", {
         "task": "text-generation",
-        "model_name": paths["models"]["causal-lm"],
+        "model_name": paths["models"]["causal"],
         "provider": "huggingface",
         "strategy": "sft",
         "dataset": paths["datasets"]["sft"],
@@ -54,7 +54,7 @@ def test_demo_then_train_then_models_list(settings, tmp_path):
     models = json.loads(listed.stdout)
     assert len(models) == 1
     assert models[0]["metrics"]["eval_loss"] < models[0]["metrics"]["initial_eval_loss"]
-    assert models[0]["strategy"] == "sft" and models[0]["base_model"] == paths["models"]["causal-lm"]
+    assert models[0]["strategy"] == "sft" and models[0]["base_model"] == paths["models"]["causal"]
 
     jobs = _cli("jobs", "list", "--json", env=env)
     assert json.loads(jobs.stdout)[0]["status"] == "completed"

@@ -10,7 +10,6 @@ import pytest
 from modelforge_core.data.formats import (
     OPTIONAL_FIELDS,
     REQUIRED_FIELDS,
-    SHAPES_FOR_TASK,
     RecordShape,
     apply_column_mapping,
     detect_shape,
@@ -22,6 +21,7 @@ from modelforge_core.data.formatting import (
     to_training_records,
 )
 from modelforge_core.exceptions import DatasetValidationError
+from modelforge_core.schemas.tasks import TASK_TABLE
 
 USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
 
@@ -81,7 +81,7 @@ def test_unknown_columns_name_columns_and_shapes():
 
 def test_field_tables_cover_every_shape():
     assert set(REQUIRED_FIELDS) == set(RecordShape) == set(OPTIONAL_FIELDS)
-    assert set(SHAPES_FOR_TASK) == {"text-generation", "summarization", "extractive-question-answering"}
+    assert set(TASK_TABLE) == {"text-generation", "summarization", "extractive-question-answering"}
     assert RecordShape("alpaca") is RecordShape.ALPACA and RecordShape.ALPACA == "alpaca"
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
+
+from modelforge_core.packages import is_unsloth_available
 
 from jobs_helpers import run_to_end
 
@@ -70,7 +70,7 @@ def test_estimate_matches_the_gpu_peak_of_a_real_size_model(tmp_path, index):
 
 # -- Unsloth (also skipped where unsloth is not installed) ---------------------------------------
 
-needs_unsloth = pytest.mark.skipif(importlib.util.find_spec("unsloth") is None, reason="unsloth is not installed")
+needs_unsloth = pytest.mark.skipif(not is_unsloth_available(), reason="unsloth is not installed")
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from types import SimpleNamespace
 
 import gradio as gr
@@ -10,7 +11,7 @@ from modelforge_core.training.job_clock import JobClock, StepRate
 from ui.finetune_form import config_to_form_values, values_to_config_dict
 from ui.job_view import JobView
 from ui.line_chart import line_chart_html, nice_ticks
-from ui.run_panel import MAX_SESSIONS, RunPanel, SessionJobs
+from ui.run_panel import RunPanel, RunSession
 
 
 def test_job_clock_goes_on_from_the_earlier_runs_of_a_resumed_job():
@@ -92,14 +93,17 @@ def test_nice_ticks_cover_the_range_with_round_values():
     assert nice_ticks(0, 0, 6, whole=True) == [0, 1]
 
 
-def test_each_session_shows_one_job_and_old_sessions_are_forgotten():
-    sessions = SessionJobs()
-    first = sessions.show("a", "j1")
-    assert sessions.get("a") is first
-    assert sessions.show("a", "j2").job_id == "j2" and sessions.get("a") is not first
-    for n in range(MAX_SESSIONS + 5):
-        sessions.show(f"s{n}", "j")
-    assert sessions.get("a") is None and sessions.get(f"s{MAX_SESSIONS + 4}") is not None
+def test_each_session_shows_one_job_in_its_own_gradio_state():
+    """Gradio deep-copies a gr.State's value for each session and drops it when the session ends."""
+    panel, _ = _panel()
+    assert isinstance(panel.session, gr.State)
+    mine, other = copy.deepcopy(panel.session.value), copy.deepcopy(panel.session.value)
+    assert mine is not other and mine.watch is None
+    first = mine.show("j1")
+    assert mine.watch is first and mine.job_id == "j1"
+    assert mine.show("j2").job_id == "j2" and mine.watch is not first
+    assert other.job_id is None, "another session still shows nothing"
+    assert mine.show(None) is None and mine.job_id is None
 
 
 class _Training:
@@ -131,21 +135,21 @@ def _panel() -> tuple[RunPanel, _Training]:
 
 def test_the_panel_renders_the_shown_job_and_a_queued_one_says_what_it_waits_for():
     panel, _ = _panel()
-    request = SimpleNamespace(session_hash="s1")
-    status, progress, *_rest, picker = panel.show("j2", request)
+    session = RunSession()
+    status, progress, *_rest, picker = panel.show("j2", session)
     assert "position 1 in the queue" in status and "job `j1` (running, step 40/600)" in status
     assert picker["value"] == "j2", "the picker shows the job on screen"
-    assert panel.shown_job(request) == "j2"
+    assert session.job_id == "j2"
 
 
 def test_a_render_that_finds_the_session_switched_meanwhile_sends_nothing():
     panel, training = _panel()
-    request = SimpleNamespace(session_hash="s1")
-    panel.show("j1", request)
-    training.during_read = lambda: panel.sessions.show("s1", "j2")  # the user picks j2 while j1 renders
-    assert all(out == gr.skip() for out in panel.tick(request))
+    session = RunSession()
+    panel.show("j1", session)
+    training.during_read = lambda: session.show("j2")  # the user picks j2 while j1 renders
+    assert all(out == gr.skip() for out in panel.tick(session))
     training.during_read = None
-    status, *_ = panel.tick(request)
+    status, *_ = panel.tick(session)
     assert "j2" in status
 
 
@@ -171,8 +175,8 @@ def test_the_picker_keeps_the_shown_job_among_its_choices_when_it_is_old():
 
 def test_a_tick_with_nothing_new_sends_nothing_and_reads_no_job_list():
     panel, training = _panel()
-    request = SimpleNamespace(session_hash="s1")
-    panel.show("j1", request)
+    session = RunSession()
+    panel.show("j1", session)
     training.events_since = lambda job_id, offset: (training.jobs[job_id], [], offset)
     training.list_jobs = lambda statuses=None: (_ for _ in ()).throw(AssertionError("no job list for a running job"))
-    assert all(out == gr.skip() for out in panel.tick(request))
+    assert all(out == gr.skip() for out in panel.tick(session))

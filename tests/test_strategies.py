@@ -88,7 +88,7 @@ def test_decoder_only_summarization_learns_with_loss_on_the_summary(services, ma
 @pytest.mark.slow
 def test_extractive_qa_beats_the_base_models_f1(services, make_config, samples, demo_models):
     model, _ = _train(services, make_config(
-        task="extractive-question-answering", model_name=demo_models["qa-encoder"], dataset=samples["qa-demo"],
+        task="extractive-question-answering", model_name=demo_models["qa"], dataset=samples["qa-demo"],
         finetuning_type="full", learning_rate=1e-3, max_steps=200, eval_steps=200, per_device_train_batch_size=8,
         max_seq_length=64,
     ))
@@ -143,7 +143,7 @@ def test_bad_preference_summarization_and_qa_records_name_their_row(services, ma
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task,model_kind,dataset_key", [
-    ("text-generation", "causal-lm", "sft"),
+    ("text-generation", "causal", "sft"),
     ("summarization", "seq2seq", "summarization"),
 ])
 def test_qlora_trains_in_4_bit_on_the_cpu_and_says_what_it_costs(services, make_config, samples, demo_models, task, model_kind, dataset_key):

@@ -1,14 +1,25 @@
-"""The Finetune tab's pieces without a browser: form -> config, and events -> what the page shows."""
+"""The tabs' pieces without a browser: form -> config, events -> what the page shows, errors in words,
+per-session state, and what the tabs ask of the services."""
 
 from __future__ import annotations
 
+import copy
 import json
+from pathlib import Path
+from types import SimpleNamespace
 
+import gradio as gr
 import pytest
 
 from modelforge_core.demo import DEMO_TRAINING
+from modelforge_core.exceptions import ConfigurationError, DatasetValidationError
 from modelforge_core.hardware.profiles import PROFILES
+from modelforge_core.schemas import TrainingConfig
 from modelforge_core.services.hardware_service import HardwareService, reference_machine
+from modelforge_core.services.machine import Machine
+from modelforge_core.services.model_service import ModelCardSections
+from modelforge_core.services.training_service import TrainingService
+from ui.errors import error_text
 from ui.finetune_form import (
     ADVANCED_FIELDS,
     BASIC_FIELDS,
@@ -17,7 +28,7 @@ from ui.finetune_form import (
     render_config,
     values_to_config_dict,
 )
-from ui.hardware_tab import carried_form_values, recommendations_frame
+from ui.hardware_tab import HardwareTab, hardware_markdown, recommendation_form_values, recommendations_frame
 from ui.job_view import JobView
 
 TASKS = ("text-generation", "summarization", "extractive-question-answering")
@@ -50,6 +61,65 @@ def test_render_config_gives_json_and_cli_or_the_error_in_words():
     assert text == "" and "learning_rate must be positive" in error
     _, _, error = render_config(_form(column_mapping="{not json"))
     assert "Column mapping is not valid JSON" in error
+
+
+FORM_FIELDS = (*BASIC_FIELDS, *ADVANCED_FIELDS)
+NUMERIC_FIELDS = [field for field in FORM_FIELDS if field.kind in ("int", "number")]
+
+
+def _form_accepts(name: str, value) -> bool:
+    try:
+        build_config(_form(**{name: value}))
+    except ConfigurationError:
+        return False
+    return True
+
+
+def test_the_forms_int_fields_are_the_configs():
+    int_fields = {name for name, field in TrainingConfig.model_fields.items() if field.annotation in (int, int | None)}
+    assert {field.name for field in FORM_FIELDS if field.kind == "int"} == int_fields & {f.name for f in FORM_FIELDS}
+    data = values_to_config_dict({name: 3.0 for name in int_fields})
+    assert all(type(data[name]) is int for name in int_fields), {n: v for n, v in data.items() if type(v) is not int}
+    kinds = {field.name: (field.kind, field.choices) for field in FORM_FIELDS}
+    assert kinds["finetuning_type"] == ("dropdown", ("lora", "full")) and kinds["packing"] == ("checkbox", ())
+    assert kinds["learning_rate"][0] == "number" and kinds["target_modules"][0] == "text"
+
+
+@pytest.mark.parametrize("field", NUMERIC_FIELDS, ids=lambda field: field.name)
+def test_the_forms_bounds_are_the_configs(field):
+    """Just inside the form's range the config accepts; just outside it refuses (no bound: it accepts far out)."""
+    nudge = 1 if field.kind == "int" else 1e-6
+    if field.minimum is None:
+        assert _form_accepts(field.name, -10**6)
+    else:
+        assert _form_accepts(field.name, field.minimum + (0 if field.kind == "int" else nudge)), field.minimum
+        assert not _form_accepts(field.name, field.minimum - nudge), field.minimum
+    if field.maximum is None:
+        assert _form_accepts(field.name, 10**6)
+    else:
+        assert _form_accepts(field.name, field.maximum - (0 if field.kind == "int" else nudge)), field.maximum
+        assert not _form_accepts(field.name, field.maximum + nudge), field.maximum
+
+
+def test_the_eval_split_slider_stays_inside_the_configs_range():
+    slider = next(field for field in FORM_FIELDS if field.name == "eval_split")
+    assert slider.kind == "slider" and _form_accepts("eval_split", slider.minimum) and _form_accepts("eval_split", slider.maximum)
+
+
+@pytest.mark.parametrize(
+    "name,value,words",
+    [
+        ("max_seq_length", 8, "max_seq_length must be at least 16, got 8"),
+        ("lora_dropout", 1.0, "lora_dropout must be in [0, 1), got 1.0"),
+        ("max_grad_norm", 0, "max_grad_norm must be positive, got 0"),
+        ("weight_decay", -1, "weight_decay must be at least 0, got -1"),
+        ("gradient_accumulation_steps", 0, "gradient_accumulation_steps must be positive, got 0"),
+        ("eval_steps", -3, "eval_steps must be positive, got -3"),
+    ],
+)
+def test_a_bad_value_typed_in_the_form_gives_the_configs_message(name, value, words):
+    _, _, error = render_config(_form(**{name: value}))
+    assert error.startswith(f"⚠️ Invalid training config: {words} "), error
 
 
 def test_job_view_follows_events_to_a_completed_job():
@@ -106,9 +176,9 @@ def test_use_in_finetune_gives_the_tables_estimate(demo_home, demo_models, sampl
     assert any(item["demo"] for item in items) and any(not item["demo"] for item in items)
     table = recommendations_frame(items)
     for item, shown in zip(items, table["est. peak GB"]):
-        form = _first_form(machine, demo_models["causal-lm"], samples)
-        carried = carried_form_values(item, machine["profile_defaults"], form["dataset"], samples)
-        assert set(carried) <= set(FinetuneTab.CARRIED), set(carried) - set(FinetuneTab.CARRIED)
+        form = _first_form(machine, demo_models["causal"], samples)
+        carried = recommendation_form_values(item, machine["profile_defaults"], form["dataset"], samples, DEMO_TRAINING)
+        assert set(carried) <= set(FinetuneTab.RECOMMENDATION_FIELDS), set(carried) - set(FinetuneTab.RECOMMENDATION_FIELDS)
         form.update(carried)
         estimate = service.estimate(build_config(form), machine)
         assert estimate["peak_gb"] == item["peak_gb"], (profile, item["model_id"], item["settings"])
@@ -127,7 +197,7 @@ def _item(samples: dict, demo: bool = False, strategy: str = "sft", task: str = 
 def test_use_in_finetune_clears_what_belonged_to_the_demo(samples):
     machine = _machine("cpu")
     item = _item(samples)
-    carried = carried_form_values(item, machine["profile_defaults"], samples["sft"], samples)
+    carried = recommendation_form_values(item, machine["profile_defaults"], samples["sft"], samples, DEMO_TRAINING)
     for name in DEMO_TRAINING:
         if name != "per_device_train_batch_size":
             assert carried[name] == default_value(name, machine["profile_defaults"]), name
@@ -140,13 +210,110 @@ def test_use_in_finetune_clears_what_belonged_to_the_demo(samples):
 
 def test_use_in_finetune_picks_the_sample_that_suits_the_model_and_keeps_the_users_data(samples):
     profile_defaults = _machine("cpu")["profile_defaults"]
-    assert carried_form_values(_item(samples), profile_defaults, "/data/mine.jsonl", samples)["dataset"] == "/data/mine.jsonl"
-    assert carried_form_values(_item(samples, strategy="dpo"), profile_defaults, samples["sft"], samples)["dataset"] == samples["dpo"]
+    assert recommendation_form_values(_item(samples), profile_defaults, "/data/mine.jsonl", samples, DEMO_TRAINING)["dataset"] == "/data/mine.jsonl"
+    assert recommendation_form_values(_item(samples, strategy="dpo"), profile_defaults, samples["sft"], samples, DEMO_TRAINING)["dataset"] == samples["dpo"]
     summary = _item(samples, task="summarization")
-    assert carried_form_values(summary, profile_defaults, samples["sft"], samples)["dataset"] == samples["summarization"]
+    assert recommendation_form_values(summary, profile_defaults, samples["sft"], samples, DEMO_TRAINING)["dataset"] == samples["summarization"]
     qa = _item(samples, task="extractive-question-answering")
-    assert carried_form_values(qa, profile_defaults, samples["sft"], samples)["dataset"] == samples["extractive-question-answering"]
-    demo = carried_form_values(_item(samples, demo=True), profile_defaults, samples["text-generation"], samples)
+    assert recommendation_form_values(qa, profile_defaults, samples["sft"], samples, DEMO_TRAINING)["dataset"] == samples["extractive-question-answering"]
+    demo = recommendation_form_values(_item(samples, demo=True), profile_defaults, samples["text-generation"], samples, DEMO_TRAINING)
     assert demo["dataset"] == samples["sft"] and demo["learning_rate"] == DEMO_TRAINING["learning_rate"], "a demo model keeps the demo's run"
-    demo_qa = carried_form_values(_item(samples, demo=True, task="extractive-question-answering"), profile_defaults, None, samples)
+    demo_qa = recommendation_form_values(_item(samples, demo=True, task="extractive-question-answering"), profile_defaults, None, samples, DEMO_TRAINING)
     assert demo_qa["dataset"] == samples["qa-demo"]
+
+
+def test_one_formatter_words_every_error_with_its_hint():
+    exc = DatasetValidationError("data.jsonl: row 3 has no 'output'.", "Add the field.")
+    assert error_text(exc) == "⚠️ data.jsonl: row 3 has no 'output'. Add the field."
+    assert error_text(exc, heading="**Not started**", kind=True) == (
+        "⚠️ **Not started** (DatasetValidationError): data.jsonl: row 3 has no 'output'. Add the field."
+    )
+    assert error_text(exc, kind=True, mark=False) == "DatasetValidationError: data.jsonl: row 3 has no 'output'. Add the field."
+    assert error_text(exc, heading="data.jsonl", mark=False) == "data.jsonl: data.jsonl: row 3 has no 'output'. Add the field."
+    assert error_text(ConfigurationError("Bad value.", ""), mark=False) == "Bad value.", "no hint, no trailing space"
+
+
+def test_the_machine_is_read_by_attribute_and_a_missing_gpu_reading_is_left_out(tmp_path):
+    report = HardwareService(tmp_path).detect()
+    gpu = {"index": 0, "name": "RTX 4090", "memory_total_gb": 24.0, "memory_free_gb": 20.0, "memory_used_gb": 4.0,
+           "driver": "550.54", "temperature_c": 41}
+    machine = Machine.from_report({**report, "gpus": [gpu]})
+    assert machine.gpus[0].temperature_c == 41 and machine.gpus[0].utilization_percent is None
+    assert machine.compute_profile == report["compute_profile"] and machine.report["gpus"] == [gpu]
+    assert machine.profile_defaults == report["profile_defaults"] and machine.cpu.model == report["cpu"]["model"]
+    text = hardware_markdown(machine)
+    assert "**GPU 0**: RTX 4090, 24.0 GB (20.0 GB free), driver 550.54,  41°C" in text and "busy" not in text
+
+
+def test_detecting_again_changes_the_machine_of_that_session_only(tmp_path):
+    start = HardwareService(tmp_path).machine()
+    again = Machine.from_report({**start.report, "compute_profile": "high_end", "profile_reason": "read again"})
+    asked = []
+
+    class Hardware:
+        def machine(self):
+            return again
+
+        def recommendations(self, task, machine):
+            asked.append(machine["compute_profile"])
+            return [{"model_id": f"{machine['compute_profile']}-model", "task": task}]
+
+    catalog = SimpleNamespace(ensure_demo_models=lambda: None, offline=lambda: False)
+    ctx = SimpleNamespace(machine=start, hardware=Hardware(), catalog=catalog)
+    with gr.Blocks():
+        tab = HardwareTab(ctx)
+    mine, other = copy.deepcopy(tab.session.value), copy.deepcopy(tab.session.value)  # what Gradio gives two sessions
+    assert tab.recommendation("text-generation", f"{start.compute_profile}-model", mine) is not None
+    tab.recommendations("text-generation", other)
+    assert "`high_end`" in tab.detect(mine) and mine.machine is again
+    assert other.machine.compute_profile == start.compute_profile and ctx.machine is start, "the other session is untouched"
+    assert tab.recommendation("text-generation", "high_end-model", mine) is not None
+    tab.recommendations("text-generation", other)
+    assert asked == [start.compute_profile, start.compute_profile, "high_end"], "each reading is asked once per session"
+
+
+def test_stop_ends_only_the_answer_in_progress_of_its_own_session():
+    from ui.playground_tab import PlaygroundSession, PlaygroundTab
+
+    mine, other = copy.deepcopy(PlaygroundSession()), copy.deepcopy(PlaygroundSession())
+    PlaygroundTab.stop_generation(mine)  # nothing streams yet: nothing to stop
+    answer, others = mine.new_answer(), other.new_answer()
+    PlaygroundTab.stop_generation(mine)
+    assert answer.is_set() and not others.is_set()
+    assert not mine.new_answer().is_set(), "the next answer starts unstopped"
+
+
+def test_submit_when_ready_readies_the_named_model_then_submits(services):
+    _, _, db = services
+    readied, submitted = [], []
+    catalog = SimpleNamespace(ensure_ready=lambda name: readied.append(name))
+    training = TrainingService(db, services[0].settings, catalog)
+    training.submit = lambda config: submitted.append((list(readied), config)) or {"id": "j"}
+    training.submit_when_ready({"model_name": "/demo/causal", "dataset": "d.jsonl"})
+    assert submitted == [(["/demo/causal"], {"model_name": "/demo/causal", "dataset": "d.jsonl"})], "readied before submitting"
+    training.submit_when_ready(["not", "a", "config"])  # submit says what is wrong with it
+    assert readied == ["/demo/causal"] and len(submitted) == 2
+    training.close()
+
+
+def test_the_ui_and_both_apis_submit_through_submit_when_ready():
+    root = Path(__file__).resolve().parent.parent
+    sources = {path.name: path.read_text(encoding="utf-8") for path in (*root.glob("ui/*.py"), *root.glob("api/*.py"))}
+    assert [name for name, text in sources.items() if "training.submit(" in text] == []
+    assert {name for name, text in sources.items() if "submit_when_ready(" in text} == {
+        "finetune_tab.py", "api_endpoints.py", "finetuning_router.py"
+    }
+
+
+def test_a_model_card_comes_in_its_front_matter_and_its_body(services, settings):
+    _, models, _ = services
+    card = "---\nlibrary_name: peft\ntags:\n- modelforge\n---\n\n# digits\n\nA model.\n\n---\n\nMore.\n"
+    assert ModelCardSections.of(card) == ModelCardSections("library_name: peft\ntags:\n- modelforge", "# digits\n\nA model.\n\n---\n\nMore.")
+    assert ModelCardSections.of("# no front matter\n---\n") == ModelCardSections("", "# no front matter\n---\n")
+    folder = settings.models_dir / "digits"
+    folder.mkdir(parents=True)
+    fields = dict(base_model="/models/demo", task="text-generation", strategy="sft", provider="huggingface", config={}, metrics={})
+    model = models.register_model(name="digits", path=folder, **fields)
+    assert models.model_card(model["id"]) is None, "no README.md, no card"
+    (folder / "README.md").write_text(card, encoding="utf-8")
+    assert models.model_card("digits").body.startswith("# digits")

@@ -30,17 +30,20 @@ def build_ui(ctx: UIContext) -> gr.Blocks:
             with gr.Tab("Hardware", id="hardware", elem_id="mf-tab-hardware"):
                 hardware = create_hardware_tab(ctx)
             with gr.Tab("Finetune", id="finetune", elem_id="mf-tab-finetune"):
-                finetune = create_finetune_tab(ctx)
+                finetune = create_finetune_tab(ctx, hardware.session)
             with gr.Tab("Playground", id="playground", elem_id="mf-tab-playground") as playground_tab:
                 playground = PlaygroundTab(ctx)
             with gr.Tab("Models", id="models", elem_id="mf-tab-models") as models_tab:
                 models = ModelsTab(ctx)
         finetune.on_load(blocks)
-        blocks.load(hardware.recommend, hardware.task, [hardware.table, hardware.pick, hardware.offline_note])
+        blocks.load(hardware.recommend, [hardware.task, hardware.session], [hardware.table, hardware.pick, hardware.offline_note])
         blocks.load(hardware.live_reading, None, hardware.live, show_progress="hidden")
         hardware.use.click(
-            lambda task, model_id, dataset: [*finetune.carry(hardware.recommendation(task, model_id), dataset), gr.Tabs(selected="finetune")],
-            [hardware.task, hardware.pick, finetune.form["dataset"]], [*finetune.carried_components(), tabs],
+            lambda task, model_id, dataset, session: [
+                *finetune.apply_recommendation(hardware.recommendation(task, model_id, session), dataset, session),
+                gr.Tabs(selected="finetune"),
+            ],
+            [hardware.task, hardware.pick, finetune.form["dataset"], hardware.session], [*finetune.recommendation_components(), tabs],
             api_name="use_recommendation",
         )
         models_tab.select(models.refreshed, models.model, [models.table, models.model])

@@ -11,6 +11,7 @@ from modelforge_core.exceptions import ModelForgeException
 from modelforge_core.services.job_status import job_status
 
 from .context import UIContext
+from .errors import error_text
 
 
 def in_words(fn):
@@ -21,7 +22,7 @@ def in_words(fn):
         try:
             return fn(*args, **kwargs)
         except ModelForgeException as exc:
-            raise gr.Error(f"{type(exc).__name__}: {exc.message} {exc.hint}".strip()) from exc
+            raise gr.Error(error_text(exc, kind=True, mark=False)) from exc
 
     return wrapper
 
@@ -36,9 +37,7 @@ def register_api_endpoints(ctx: UIContext) -> None:
             config = json.loads(config_json)
         except json.JSONDecodeError as exc:
             raise gr.Error(f"The config is not valid JSON: {exc}") from exc
-        if isinstance(config, dict) and isinstance(config.get("model_name"), str):
-            ctx.catalog.ensure_ready(config["model_name"])
-        return job_status(ctx.training.submit(config))
+        return job_status(ctx.training.submit_when_ready(config))
 
     @in_words
     def get_job_status(job_id: str) -> dict:

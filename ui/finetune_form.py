@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import dataclass
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 from modelforge_core.exceptions import ConfigurationError, ModelForgeException
 from modelforge_core.schemas import TrainingConfig, parse_training_config
+from modelforge_core.schemas.field_bounds import field_bounds
+
+from .errors import error_text
 
 
 @dataclass(frozen=True)
-class Field:
+class FormField:
     """One form field: ``kind`` is number, int, slider, checkbox, dropdown or text."""
 
     name: str
@@ -28,39 +32,83 @@ class Field:
     step: float | None = None
 
 
+def form_field(name: str, label: str, **form_choices: Any) -> FormField:
+    """The form field over TrainingConfig field ``name``: its kind, choices and bounds come from the config
+    (type, Literal values, gt/ge/lt/le constraints); ``form_choices`` are the form's own (a slider, suggested
+    choices for a free-text field, a narrower range) and win."""
+    kind, choices = config_kind(name)
+    derived = {"kind": "dropdown" if form_choices.get("choices") else kind, "choices": choices,
+               **config_range(name, kind)}
+    return FormField(name, label, **{**derived, **form_choices})
+
+
+def _config_types(name: str) -> list:
+    """The types field ``name`` accepts, None left out (``int | None`` -> [int])."""
+    annotation = TrainingConfig.model_fields[name].annotation
+    if get_origin(annotation) in (Union, UnionType):
+        return [arg for arg in get_args(annotation) if arg is not type(None)]
+    return [annotation]
+
+
+def config_kind(name: str) -> tuple[str, tuple]:
+    """(form kind, choices) for a TrainingConfig field, read from its type: bool -> checkbox, int -> int,
+    float -> number, a Literal -> dropdown of its values, anything else -> text."""
+    types = _config_types(name)
+    if len(types) != 1:
+        return "text", ()
+    if get_origin(types[0]) is Literal:
+        return "dropdown", get_args(types[0])
+    return {bool: "checkbox", int: "int", float: "number"}.get(types[0], "text"), ()
+
+
+def config_range(name: str, kind: str) -> dict[str, float]:
+    """The form's minimum and maximum from the field's constraints. An int field shows the first whole number
+    inside an open bound (gt=0 -> 1); a number field shows the bound itself and the config refuses it in words."""
+    bounds = field_bounds(TrainingConfig.model_fields[name])
+    inside = 1 if kind == "int" else 0
+    limits = {}
+    if bounds.lower is not None:
+        limits["minimum"] = bounds.lower + inside if bounds.lower_open else bounds.lower
+    if bounds.upper is not None:
+        limits["maximum"] = bounds.upper - inside if bounds.upper_open else bounds.upper
+    return limits
+
+
 BASIC_FIELDS = (
-    Field("num_train_epochs", "Epochs", "number", minimum=0.01),
-    Field("max_steps", "Max steps (-1: all epochs)", "int", minimum=-1),
-    Field("learning_rate", "Learning rate", "number", minimum=0),
-    Field("per_device_train_batch_size", "Batch size", "int", minimum=1),
-    Field("max_seq_length", "Max sequence length", "int", minimum=16),
-    Field("eval_split", "Eval split", "slider", minimum=0.0, maximum=0.5, step=0.05),
-    Field("lora_r", "LoRA rank", "int", minimum=1),
-    Field("lora_alpha", "LoRA alpha", "int", minimum=1),
+    form_field("num_train_epochs", "Epochs"),
+    form_field("max_steps", "Max steps (-1: all epochs)"),
+    form_field("learning_rate", "Learning rate"),
+    form_field("per_device_train_batch_size", "Batch size"),
+    form_field("max_seq_length", "Max sequence length"),
+    # The slider spans the useful shares of held-out rows: narrower than the config's [0, 1).
+    form_field("eval_split", "Eval split", kind="slider", minimum=0.0, maximum=0.5, step=0.05),
+    form_field("lora_r", "LoRA rank"),
+    form_field("lora_alpha", "LoRA alpha"),
 )
 ADVANCED_FIELDS = (
-    Field("finetuning_type", "Fine-tuning type", "dropdown", choices=("lora", "full")),
-    Field("gradient_accumulation_steps", "Gradient accumulation", "int", minimum=1),
-    Field("lora_dropout", "LoRA dropout", "number", minimum=0, maximum=0.99),
-    Field("target_modules", "Target modules", "text"),
-    Field("warmup_ratio", "Warmup ratio", "number", minimum=0, maximum=0.99),
-    Field("lr_scheduler_type", "LR scheduler", "dropdown", choices=("linear", "cosine", "constant", "constant_with_warmup", "polynomial")),
-    Field("optim", "Optimizer", "dropdown", choices=("adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "sgd", "adafactor")),
-    Field("weight_decay", "Weight decay", "number", minimum=0),
-    Field("max_grad_norm", "Max grad norm", "number", minimum=0),
-    Field("seed", "Seed", "int"),
-    Field("logging_steps", "Logging steps", "int", minimum=1),
-    Field("eval_steps", "Eval steps (0: once per epoch)", "int", minimum=0),
-    Field("save_steps", "Checkpoint every N steps", "int", minimum=1),
-    Field("completion_only_loss", "Loss on the answer only", "checkbox"),
-    Field("packing", "Packing", "checkbox"),
-    Field("padding_free", "Padding-free batches (fast path)", "checkbox"),
-    Field("chunked_loss", "Chunked loss (fast path)", "checkbox"),
-    Field("gradient_checkpointing", "Gradient checkpointing", "checkbox"),
-    Field("use_4bit", "Load in 4-bit (QLoRA)", "checkbox"),
-    Field("bf16", "bf16", "checkbox"),
-    Field("fp16", "fp16", "checkbox"),
-    Field("output_name", "Name of the fine-tuned model", "text"),
+    form_field("finetuning_type", "Fine-tuning type"),
+    form_field("gradient_accumulation_steps", "Gradient accumulation"),
+    form_field("lora_dropout", "LoRA dropout"),
+    form_field("target_modules", "Target modules"),
+    form_field("warmup_ratio", "Warmup ratio"),
+    form_field("lr_scheduler_type", "LR scheduler", choices=("linear", "cosine", "constant", "constant_with_warmup", "polynomial")),
+    form_field("optim", "Optimizer", choices=("adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "sgd", "adafactor")),
+    form_field("weight_decay", "Weight decay"),
+    form_field("max_grad_norm", "Max grad norm"),
+    form_field("seed", "Seed"),
+    form_field("logging_steps", "Logging steps"),
+    # 0 in the form stands for the config's None (see default_value and values_to_config_dict).
+    form_field("eval_steps", "Eval steps (0: once per epoch)", minimum=0),
+    form_field("save_steps", "Checkpoint every N steps"),
+    form_field("completion_only_loss", "Loss on the answer only"),
+    form_field("packing", "Packing"),
+    form_field("padding_free", "Padding-free batches (fast path)"),
+    form_field("chunked_loss", "Chunked loss (fast path)"),
+    form_field("gradient_checkpointing", "Gradient checkpointing"),
+    form_field("use_4bit", "Load in 4-bit (QLoRA)"),
+    form_field("bf16", "bf16"),
+    form_field("fp16", "fp16"),
+    form_field("output_name", "Name of the fine-tuned model"),
 )
 CLEARABLE_FIELDS = ("output_name", "target_modules", "column_mapping")
 
@@ -72,6 +120,7 @@ def help_text(name: str) -> str:
 
 
 def default_value(name: str, profile_defaults: dict) -> Any:
+    """What the form shows for ``name`` at first: the profile's default, else TrainingConfig's ("" for None)."""
     if name in profile_defaults:
         return profile_defaults[name]
     if name == "eval_steps":
@@ -92,8 +141,7 @@ def values_to_config_dict(values: dict[str, Any]) -> dict[str, Any]:
             continue
         elif name == "target_modules" and value.strip() != "all-linear":
             value = [part.strip() for part in value.split(",") if part.strip()]
-        elif name in ("max_steps", "per_device_train_batch_size", "max_seq_length", "lora_r", "lora_alpha", "seed",
-                      "gradient_accumulation_steps", "logging_steps", "eval_steps", "save_steps"):
+        elif name in TrainingConfig.model_fields and config_kind(name)[0] == "int":
             value = int(value)
         data[name] = value.strip() if isinstance(value, str) else value
     return data
@@ -118,6 +166,7 @@ def config_to_form_values(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_mapping(text: str) -> dict[str, str]:
+    """The column mapping typed as JSON; ConfigurationError in words when it is not a {str: str} object."""
     try:
         mapping = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -139,7 +188,7 @@ def render_config(values: dict[str, Any]) -> tuple[str, str, str]:
     try:
         config = build_config(values)
     except ModelForgeException as exc:
-        return "", "", f"⚠️ {exc.message} {exc.hint}".strip()
+        return "", "", error_text(exc)
     data = config.model_dump(mode="json", exclude_defaults=True)
     for key in ("task", "model_name", "provider", "strategy", "dataset"):
         data.setdefault(key, getattr(config, key))

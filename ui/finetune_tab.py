@@ -7,16 +7,14 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from modelforge_core.data.loading import SUPPORTED_EXTENSIONS
-from modelforge_core.demo import DEMO_TRAINING
 from modelforge_core.exceptions import ModelForgeException
-from modelforge_core.heavy_imports import imports_ready, wait_for_imports
 
 from .context import UIContext
+from .errors import WARNING_MARK, error_text
 from .finetune_form import (
     ADVANCED_FIELDS,
     BASIC_FIELDS,
-    Field,
+    FormField,
     build_config,
     config_to_form_values,
     default_value,
@@ -24,12 +22,12 @@ from .finetune_form import (
     parse_mapping,
     render_config,
 )
-from .hardware_tab import carried_form_values
+from .hardware_tab import SessionHardware, recommendation_form_values
 from .memory_estimate import estimate_markdown
-from .run_panel import RunPanel
+from .run_panel import RunPanel, RunSession
 
 
-def _component(field: Field, value):
+def _component(field: FormField, value):
     common = {"label": field.label, "info": help_text(field.name), "value": value, "elem_id": f"mf-{field.name}"}
     if field.kind == "checkbox":
         return gr.Checkbox(**common)
@@ -47,13 +45,17 @@ def _sample_choices(samples: dict[str, str]) -> list[tuple[str, str]]:
 
 
 class FinetuneTab:
-    """Builds the form and the run panel, and wires their events."""
+    """Builds the form and the run panel, and wires their events.
 
-    def __init__(self, ctx: UIContext):
+    ``hardware`` is the Hardware tab's per-session state: the machine a session's estimates are for.
+    """
+
+    def __init__(self, ctx: UIContext, hardware: gr.State):
         self.ctx = ctx
+        self.hardware = hardware
         self.form: dict[str, gr.components.Component] = {}
         # The demo model is preselected: its settings make the first Start visibly learn.
-        defaults = {**ctx.machine["profile_defaults"], **DEMO_TRAINING}
+        defaults = {**ctx.machine.profile_defaults, **ctx.catalog.demo_training}
         with gr.Row():
             with gr.Column(scale=3):
                 self._what_to_train()
@@ -64,7 +66,7 @@ class FinetuneTab:
                         self.form[field.name] = _component(field, default_value(field.name, defaults))
                 with gr.Accordion("Advanced settings", open=False):
                     self.form["compute_specs"] = gr.Dropdown(
-                        ["cpu", "low_end", "mid_range", "high_end"], value=ctx.profile, label="Compute profile",
+                        ["cpu", "low_end", "mid_range", "high_end"], value=ctx.machine.compute_profile, label="Compute profile",
                         info="Detected from this machine; its defaults fill the settings above.",
                     )
                     with gr.Row():
@@ -86,16 +88,16 @@ class FinetuneTab:
         info = self.ctx.info
         gr.Markdown("### What to train")
         with gr.Row():
-            self.form["task"] = gr.Dropdown(info["tasks"], value="text-generation", label="Task", info=help_text("task"))
+            self.form["task"] = gr.Dropdown(info.tasks, value="text-generation", label="Task", info=help_text("task"))
             self.form["model_name"] = gr.Dropdown(
-                self.ctx.catalog.choices(self.ctx.profile), value=self.ctx.catalog.demo_model_path(),
+                self.ctx.catalog.choices(self.ctx.machine.compute_profile), value=self.ctx.catalog.demo_model_path(),
                 allow_custom_value=True, label="Model", elem_id="mf-model",
                 info="A recommended model, the demo model, a local folder or a Hub id (checked before training).",
             )
         with gr.Row():
-            self.form["provider"] = gr.Dropdown(info["providers"], value="huggingface", label="Provider", info=help_text("provider"))
+            self.form["provider"] = gr.Dropdown(info.providers, value="huggingface", label="Provider", info=help_text("provider"))
             self.form["strategy"] = gr.Dropdown(
-                info["strategies_by_task"].get("text-generation", []), value="sft", label="Strategy", info=help_text("strategy")
+                info.strategies_for("text-generation"), value="sft", label="Strategy", info=help_text("strategy")
             )
 
     def _dataset(self) -> None:
@@ -105,7 +107,7 @@ class FinetuneTab:
             _sample_choices(samples), value=samples.get("sft"), allow_custom_value=True, label="Dataset", elem_id="mf-dataset",
             info="A bundled sample, a file path (.jsonl .json .csv .parquet) or a Hub dataset id.",
         )
-        self.upload = gr.File(label="...or upload a file", file_types=list(SUPPORTED_EXTENSIONS), type="filepath", height=130)
+        self.upload = gr.File(label="...or upload a file", file_types=list(self.ctx.datasets.file_extensions), type="filepath", height=130)
         with gr.Accordion("Column mapping", open=False):
             self.form["column_mapping"] = gr.Textbox(
                 label="Column mapping (JSON)", placeholder='{"question": "instruction", "reply": "output"}', info=help_text("column_mapping")
@@ -119,14 +121,13 @@ class FinetuneTab:
         return {name: data[component] for name, component in self.form.items()}
 
     def strategies_for_task(self, task: str):
-        strategies = self.ctx.info["strategies_by_task"].get(task, [])
+        strategies = self.ctx.info.strategies_for(task)
         return gr.update(choices=strategies, value=strategies[0] if strategies else None)
 
-    def follow_task_and_strategy(self, task: str, strategy: str, model: str, dataset: str):
+    def sync_demo_model_and_sample(self, task: str, strategy: str, model: str, dataset: str):
         """Keep demo choices consistent: a demo model and a bundled sample follow the task and strategy."""
         samples = self.ctx.samples
-        demo_models = {self.ctx.catalog.demo_model_path(kind) for kind in ("causal-lm", "seq2seq", "qa-encoder")}
-        new_model = self.ctx.catalog.demo_model_for_task(task) if model in demo_models else model
+        new_model = self.ctx.catalog.demo_model_for_task(task) if model in self.ctx.catalog.demo_model_paths() else model
         key = strategy if strategy in ("dpo", "rlhf") else task
         wanted = samples.get("dpo" if key == "rlhf" else ("sft" if key == "text-generation" else key))
         new_dataset = wanted if dataset in samples.values() and wanted else dataset
@@ -138,20 +139,19 @@ class FinetuneTab:
         try:
             stored = self.ctx.datasets.store_upload(path)
         except ModelForgeException as exc:
-            gr.Warning(f"{Path(path).name}: {exc.message} {exc.hint}".strip())
+            gr.Warning(error_text(exc, heading=Path(path).name, mark=False))
             return gr.update()
         choices = _sample_choices(self.ctx.samples) + [(f"Upload: {Path(path).name}", stored)]
         return gr.update(choices=choices, value=stored)
 
     def preview(self, dataset: str, task: str, mapping_text: str):
         """The dataset's first rows, shape and check; says "loading" while the libraries still load."""
-        if not imports_ready():
+        if not self.ctx.catalog.libraries_ready():
             yield "⏳ Reading the dataset as soon as the training libraries have loaded (first start)…", gr.update(visible=False)
-            wait_for_imports()
         try:
             mapping = parse_mapping(mapping_text) if mapping_text and mapping_text.strip() else None
         except ModelForgeException as exc:
-            yield f"⚠️ {exc.message}", gr.update(value=None, visible=False)
+            yield error_text(exc), gr.update(value=None, visible=False)
             return
         result = self.ctx.datasets.preview(dataset, task, mapping)
         text = ("**Ready.** " if result.ok else "**Cannot train on this yet.** ") + result.message
@@ -163,9 +163,14 @@ class FinetuneTab:
         rows = pd.DataFrame([{k: _cell(v) for k, v in row.items()} for row in result.rows])
         yield text, gr.update(value=rows, visible=True)
 
-    def _estimate(self, config) -> dict | None:
+    def _machine_report(self, data: dict) -> dict:
+        """The session's machine, as the estimator takes it."""
+        session: SessionHardware = data[self.hardware]
+        return session.machine.report
+
+    def _estimate(self, config, data: dict) -> dict | None:
         try:
-            return self.ctx.hardware.estimate(config, self.ctx.machine)
+            return self.ctx.hardware.estimate(config, self._machine_report(data))
         except ModelForgeException:
             return None
 
@@ -174,15 +179,15 @@ class FinetuneTab:
         try:
             config = build_config(self._values(data))
         except ModelForgeException as exc:
-            yield f"Memory estimate unavailable: {exc.message}"
+            yield error_text(exc, heading="Memory estimate unavailable", mark=False)
             return
-        if not imports_ready() or not self.ctx.catalog.is_ready(config.model_name):
+        if not self.ctx.catalog.is_ready(config.model_name):
             yield "⏳ Estimating the memory this run needs: loading the training libraries and the demo model (first start)…"
         try:
             self.ctx.catalog.ensure_ready(config.model_name)  # the demo model may still be building
-            yield estimate_markdown(self.ctx.hardware.estimate(config, self.ctx.machine))
+            yield estimate_markdown(self.ctx.hardware.estimate(config, self._machine_report(data)))
         except ModelForgeException as exc:
-            yield f"Memory estimate unavailable: {exc.message}"
+            yield error_text(exc, heading="Memory estimate unavailable", mark=False)
 
     def settings_changed(self, data: dict):
         """A new estimate; a pending "start anyway?" question no longer applies."""
@@ -191,45 +196,43 @@ class FinetuneTab:
             yield text, gr.update(visible=False) if first else gr.skip()
             first = False
 
-    def start(self, data: dict, request: gr.Request):
+    def start(self, data: dict):
         """Start, unless the estimate says it will not fit: then ask first."""
         try:
             config = build_config(self._values(data))
         except ModelForgeException as exc:
             return self._blocked(exc)
-        estimate = self._estimate(config)
+        estimate = self._estimate(config, data)
         if estimate and estimate["verdict"] == "will_not_fit":
             question = (
                 f"### This run will probably run out of memory\n{estimate_markdown(estimate)}\n\n"
                 "Change the settings, or start anyway (the job fails cleanly if memory runs out)."
             )
-            return ("⚠️ Not started yet: this run will probably run out of memory (see the question below).",
+            return (f"{WARNING_MARK} Not started yet: this run will probably run out of memory (see the question below).",
                     gr.update(visible=True), question, *self._unchanged_view())
-        return self._submit(config, request)
+        return self._submit(config, data[self.run.session])
 
-    def start_confirmed(self, data: dict, request: gr.Request):
+    def start_confirmed(self, data: dict):
         """Start without asking (after the warning)."""
         try:
             config = build_config(self._values(data))
         except ModelForgeException as exc:
             return self._blocked(exc)
-        return self._submit(config, request)
+        return self._submit(config, data[self.run.session])
 
     def _unchanged_view(self) -> tuple:
         return tuple(gr.skip() for _ in self.run.view_outputs)
 
     def _blocked(self, exc: ModelForgeException, dataset: str | None = None) -> tuple:
         """Why Start did nothing, beside the button and as a notification; files named by their names."""
-        message, hint = (self.ctx.datasets.named(text or "", dataset) for text in (exc.message, exc.hint))
-        gr.Warning(f"Not started: {message}")
-        notice = f"⚠️ **Not started** ({type(exc).__name__}): {message} {hint}".strip()
+        gr.Warning(self.ctx.datasets.named(error_text(exc, heading="Not started", mark=False), dataset))
+        notice = self.ctx.datasets.named(error_text(exc, heading="**Not started**", kind=True), dataset)
         return (notice, gr.update(visible=False), "", *self._unchanged_view())
 
-    def _submit(self, config, request: gr.Request) -> tuple:
+    def _submit(self, config, session: RunSession) -> tuple:
         """Submit; the new job becomes the one the panel shows (queued jobs too)."""
         try:
-            self.ctx.catalog.ensure_ready(config.model_name)
-            job = self.ctx.training.submit(config)
+            job = self.ctx.training.submit_when_ready(config)
         except ModelForgeException as exc:
             return self._blocked(exc, config.dataset)
         if job["status"] == "queued":
@@ -238,38 +241,42 @@ class FinetuneTab:
             gr.Info(notice.replace("`", ""))
         else:
             notice = f"Job `{job['id']}` started."
-        return (notice, gr.update(visible=False), "", *self.run.show(job["id"], request))
+        return (notice, gr.update(visible=False), "", *self.run.show(job["id"], session))
 
     # What "Use in Finetune" sets: everything the recommendation was estimated with (its settings, see
     # modelforge_core.hardware.recommendations.RUN_FIELDS), so that the estimate here is the table's.
-    CARRIED = (
+    RECOMMENDATION_FIELDS = (
         "task", "model_name", "strategy", "per_device_train_batch_size", "gradient_accumulation_steps", "max_seq_length",
         "use_4bit", "gradient_checkpointing", "bf16", "fp16", "dataset", "finetuning_type", "learning_rate",
         "num_train_epochs", "max_steps", "warmup_ratio", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "optim",
         "packing", "padding_free", "chunked_loss", "eval_steps", "logging_steps", "save_steps",
     )
 
-    def carried_components(self) -> list:
-        return [self.form[name] for name in self.CARRIED]
+    def recommendation_components(self) -> list:
+        return [self.form[name] for name in self.RECOMMENDATION_FIELDS]
 
-    def carry(self, item: dict | None, dataset: str) -> list:
-        """Form updates that take a Hardware-tab recommendation: its task, model, strategy and settings."""
+    def apply_recommendation(self, item: dict | None, dataset: str, session: SessionHardware) -> list:
+        """Form updates that take a Hardware-tab recommendation (made for the session's machine): its task,
+        model, strategy and settings."""
         if item is None:
             gr.Warning("Pick a recommended model first.")
-            return [gr.update() for _ in self.CARRIED]
-        carried = carried_form_values(item, self.ctx.machine["profile_defaults"], dataset, self.ctx.samples)
+            return [gr.update() for _ in self.RECOMMENDATION_FIELDS]
+        carried = recommendation_form_values(
+            item, session.machine.profile_defaults, dataset, self.ctx.samples, self.ctx.catalog.demo_training
+        )
         values = {name: gr.update(value=value) for name, value in carried.items()}
-        strategies = self.ctx.info["strategies_by_task"].get(item["task"], [])
+        strategies = self.ctx.info.strategies_for(item["task"])
         values["strategy"] = gr.update(choices=strategies, value=carried["strategy"])
-        return [values.get(name, gr.update()) for name in self.CARRIED]
+        return [values.get(name, gr.update()) for name in self.RECOMMENDATION_FIELDS]
 
     def _wire(self) -> None:
         form_inputs = set(self.form.values())
+        estimate_inputs = {*form_inputs, self.hardware}  # the estimate is for the session's machine
         # .input, not .change: a recommendation carried from the Hardware tab sets task and strategy together
         self.form["task"].input(self.strategies_for_task, self.form["task"], self.form["strategy"], api_name="strategies_for_task")
         gr.on(
             [self.form["task"].input, self.form["strategy"].input],
-            self.follow_task_and_strategy,
+            self.sync_demo_model_and_sample,
             [self.form["task"], self.form["strategy"], self.form["model_name"], self.form["dataset"]],
             [self.form["model_name"], self.form["dataset"]],
         )
@@ -285,28 +292,29 @@ class FinetuneTab:
             api_name="render_config", show_progress="hidden",
         )
         gr.on(
-            [c.change for c in self.form.values()], self.settings_changed, form_inputs, [self.estimate, self.confirm],
+            [c.change for c in self.form.values()], self.settings_changed, estimate_inputs, [self.estimate, self.confirm],
             api_name="estimate_memory", show_progress="hidden", trigger_mode="always_last",
         )
         run = self.run
+        start_inputs = {*estimate_inputs, run.session}
         start_outputs = [run.notice, self.confirm, self.confirm_text, *run.view_outputs]
-        run.start.click(self.start, form_inputs, start_outputs, api_name="start", show_progress="minimal", show_progress_on=run.notice)
-        self.start_anyway.click(self.start_confirmed, form_inputs, start_outputs, api_name="start_anyway")
+        run.start.click(self.start, start_inputs, start_outputs, api_name="start", show_progress="minimal", show_progress_on=run.notice)
+        self.start_anyway.click(self.start_confirmed, start_inputs, start_outputs, api_name="start_anyway")
         run.wire()
 
     def on_load(self, blocks: gr.Blocks) -> None:
         """A (re)loaded page re-attaches to the live job with its full history and settings, and shows the first preview."""
         run = self.run
-        blocks.load(run.attach, None, run.view_outputs, show_progress="hidden").then(
-            self.restore_form, None, list(self.form.values()), show_progress="hidden"
+        blocks.load(run.attach, run.session, run.view_outputs, show_progress="hidden").then(
+            self.restore_form, run.session, list(self.form.values()), show_progress="hidden"
         )
         blocks.load(self.preview, [self.form["dataset"], self.form["task"], self.form["column_mapping"]], [self.preview_status, self.preview_rows])
         blocks.load(lambda data: render_config(self._values(data)), set(self.form.values()), [self.config_json, self.cli, self.form_error])
-        blocks.load(self.estimate_markdown, set(self.form.values()), self.estimate, show_progress="hidden")
+        blocks.load(self.estimate_markdown, {*self.form.values(), self.hardware}, self.estimate, show_progress="hidden")
 
-    def restore_form(self, request: gr.Request):
+    def restore_form(self, session: RunSession):
         """The form shows the settings of the job the panel shows (after a reload); unchanged without one."""
-        job_id = self.run.shown_job(request)
+        job_id = session.job_id
         if not job_id:
             return [gr.skip() for _ in self.form]
         try:
@@ -314,7 +322,7 @@ class FinetuneTab:
         except ModelForgeException:
             return [gr.skip() for _ in self.form]
         values = config_to_form_values(config)
-        strategies = self.ctx.info["strategies_by_task"].get(values.get("task"), [])
+        strategies = self.ctx.info.strategies_for(values.get("task"))
         updates = {name: gr.update(value=value) for name, value in values.items() if name in self.form}
         if "strategy" in updates:
             updates["strategy"] = gr.update(choices=strategies, value=values["strategy"])
@@ -326,5 +334,6 @@ def _cell(value) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def create_finetune_tab(ctx: UIContext) -> FinetuneTab:
-    return FinetuneTab(ctx)
+def create_finetune_tab(ctx: UIContext, hardware: gr.State) -> FinetuneTab:
+    """The tab; ``hardware`` is the Hardware tab's per-session state (``SessionHardware``)."""
+    return FinetuneTab(ctx, hardware)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from modelforge_core.services.hardware_service import Verdict
+
 LABELS = {
     "weights": "weights",
     "adapter": "adapter",
@@ -11,7 +13,13 @@ LABELS = {
     "logits": "logits",
     "reward_model": "reward model",
 }
-VERDICTS = {"fits": "✅ fits", "tight": "⚠️ tight: it may run out of memory", "will_not_fit": "⛔ will not fit"}
+VERDICT_MARKS = {Verdict.FITS: "✅", Verdict.TIGHT: "⚠️", Verdict.WILL_NOT_FIT: "⛔"}
+
+
+def verdict_text(value: str) -> str:
+    """The verdict's words after its mark, e.g. '⛔ will not fit'."""
+    verdict = Verdict(value)
+    return f"{VERDICT_MARKS[verdict]} {verdict.words}"
 
 
 def _size(gb: float) -> str:
@@ -23,7 +31,7 @@ def estimate_markdown(estimate: dict) -> str:
     where = "GPU memory" if estimate["device"] == "cuda" else "free RAM"
     parts = ", ".join(f"{LABELS.get(k, k)} {_size(v)}" for k, v in estimate["components_gb"].items() if v >= 0.0005)
     lines = [
-        f"**Memory estimate: {_size(estimate['peak_gb'])} of {estimate['available_gb']} GB {where}: {VERDICTS[estimate['verdict']]}**",
+        f"**Memory estimate: {_size(estimate['peak_gb'])} of {estimate['available_gb']} GB {where}: {verdict_text(estimate['verdict'])}**",
         f"<small>{parts}, plus {_size(estimate['framework_gb'])} for the framework.</small>",
     ]
     helpful = [s for s in estimate["suggestions"] if s["verdict"] == "fits"][:3]

@@ -14,6 +14,7 @@ import pandas as pd
 from modelforge_core.exceptions import ModelForgeException
 
 from .context import UIContext
+from .errors import WARNING_MARK, error_text
 from .job_view import JobView
 from .playground_tab import model_choices
 
@@ -33,10 +34,6 @@ def models_table(ctx: UIContext) -> pd.DataFrame:
             "id": m["id"],
         })
     return pd.DataFrame(rows, columns=["name", "base model", "task", "strategy", "provider", "created", "key metrics", "id"])
-
-
-def _error(exc: ModelForgeException) -> str:
-    return f"⚠️ {exc.message} {exc.hint}".strip()
 
 
 def _md(text: str) -> str:
@@ -131,7 +128,7 @@ class ModelsTab:
         try:
             record = self.ctx.models.get_model(model_id)
         except ModelForgeException as exc:
-            return "", None, "", _error(exc)
+            return "", None, "", error_text(exc)
         view = JobView(record.get("job_id") or "-")
         if record.get("job_id"):
             try:
@@ -139,9 +136,9 @@ class ModelsTab:
                     view.add(event)
             except ModelForgeException:
                 pass
-        card_file = Path(record["path"]) / "README.md"
-        card = card_file.read_text(encoding="utf-8").split("---", 2)[-1] if card_file.is_file() else "(no model card)"
-        return metrics_markdown(record["metrics"]), view.loss_frame(), json.dumps(record["config"], indent=2), card
+        card = self.ctx.models.model_card(record["id"])
+        return (metrics_markdown(record["metrics"]), view.loss_frame(), json.dumps(record["config"], indent=2),
+                card.body if card else "(no model card)")
 
     def _name(self, model_id: str | None) -> str | None:
         """The model's registered name, shown in bold; None when there is no such model."""
@@ -154,19 +151,17 @@ class ModelsTab:
         """Run ``fn(name)`` for the selected model; its message (or the error, naming the model) goes first."""
         name = self._name(model_id)
         if name is None:
-            message = "Pick a model first." if not model_id else "⚠️ That model is no longer registered. Refresh the list."
+            message = "Pick a model first." if not model_id else f"{WARNING_MARK} That model is no longer registered. Refresh the list."
         else:
             try:
                 message = fn(name)
             except ModelForgeException as exc:
-                message = f"{name}: {_error(exc)}"
+                message = f"{name}: {error_text(exc)}"
         return add_message(history, message)
 
     def do_evaluate(self, model_id, dataset, samples, history):
-        from modelforge_core.services.evaluation_service import EvaluationService
-
         def run(name: str) -> str:
-            result = EvaluationService(self.ctx.models).evaluate(model_id, dataset, samples=int(samples or 32))
+            result = self.ctx.evaluation.evaluate(model_id, dataset, samples=int(samples or 32))
             lines = ["| metric | fine-tuned | base |", "|---|---|---|"]
             lines += [f"| {k} | {format_number(v)} | {format_number(result['base'].get(k))} |"
                       for k, v in result["model"].items() if isinstance(v, (int, float))]

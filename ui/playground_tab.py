@@ -6,6 +6,7 @@ Summarization models get a document box; extractive QA models get context and qu
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -13,10 +14,26 @@ from modelforge_core.exceptions import ModelForgeException
 from modelforge_core.services.playground_service import MAX_NEW_TOKENS_CAP, GenerationSettings
 
 from .context import UIContext
+from .errors import error_text
 
 
 def model_choices(ctx: UIContext) -> list[tuple[str, str]]:
     return [(f"{m['name']} · {m['task']} · {m['strategy']}", m["id"]) for m in ctx.models.list_models()]
+
+
+@dataclass
+class PlaygroundSession:
+    """One browser session's answer in progress: Stop sets its event (each answer gets a new one)."""
+
+    stop: threading.Event | None = None
+
+    def new_answer(self) -> threading.Event:
+        self.stop = threading.Event()
+        return self.stop
+
+    def stop_answer(self) -> None:
+        if self.stop is not None:
+            self.stop.set()
 
 
 class PlaygroundTab:
@@ -24,7 +41,7 @@ class PlaygroundTab:
 
     def __init__(self, ctx: UIContext):
         self.ctx = ctx
-        self._stops: dict[str, threading.Event] = {}
+        self.session = gr.State(PlaygroundSession())
         with gr.Row():
             self.model = gr.Dropdown(model_choices(ctx), label="Model", elem_id="mf-pg-model", scale=4,
                                      info="A registered model; it loads once and stays loaded until another is picked.")
@@ -72,7 +89,7 @@ class PlaygroundTab:
         try:
             loaded = self.ctx.playground.load(model_id)
         except ModelForgeException as exc:
-            return f"⚠️ {exc.message} {exc.hint}", gr.update(), gr.update()
+            return error_text(exc), gr.update(), gr.update()
         record, qa = loaded.record, loaded.kind == "qa"
         label = "Document to summarize" if record["task"] == "summarization" else "Message"
         text = f"Loaded **{record['name']}** ({record['task']}, {record['strategy']}) on {loaded.device}."
@@ -81,7 +98,7 @@ class PlaygroundTab:
         return text, gr.update(visible=not qa, label=label), gr.update(visible=qa)
 
     def respond(self, model_id, message, context, question, tuned, base, system, temperature, top_p, top_k, repetition,
-                max_new, request: gr.Request):
+                max_new, session: PlaygroundSession):
         """Streams the fine-tuned answer, then the base answer, into the two chats.
 
         The message box is emptied once, when the question is taken; later updates leave it alone, so
@@ -91,8 +108,7 @@ class PlaygroundTab:
         keep = gr.update()
         if not model_id:
             raise gr.Error("Pick a model first.")
-        stop = self._stops.setdefault(request.session_hash if request else "default", threading.Event())
-        stop.clear()
+        stop = session.new_answer()
         settings = GenerationSettings(system, temperature, top_p, int(top_k), repetition, int(max_new))
         try:
             loaded = self.ctx.playground.load(model_id)
@@ -116,18 +132,19 @@ class PlaygroundTab:
                     base[-1]["content"] = text
                     yield tuned, base, keep
         except ModelForgeException as exc:
-            raise gr.Error(f"{exc.message} {exc.hint}".strip()) from None
+            raise gr.Error(error_text(exc, mark=False)) from None
 
-    def stop_generation(self, request: gr.Request) -> None:
-        self._stops.setdefault(request.session_hash if request else "default", threading.Event()).set()
+    @staticmethod
+    def stop_generation(session: PlaygroundSession) -> None:
+        session.stop_answer()
 
     def _wire(self) -> None:
         self.refresh.click(lambda: gr.update(choices=model_choices(self.ctx)), None, self.model, api_name="playground_models")
         self.model.change(self.load, self.model, [self.status, self.message, self.qa_row], api_name="load_model")
         inputs = [self.model, self.message, self.context, self.question, self.tuned, self.base, self.system,
-                  self.temperature, self.top_p, self.top_k, self.repetition, self.max_new]
+                  self.temperature, self.top_p, self.top_k, self.repetition, self.max_new, self.session]
         self.send.click(self.respond, inputs, [self.tuned, self.base, self.message], api_name="chat")
         self.message.submit(self.respond, inputs, [self.tuned, self.base, self.message])
         self.question.submit(self.respond, inputs, [self.tuned, self.base, self.message])
-        self.stop.click(self.stop_generation, None, None, api_name="stop_generation")
+        self.stop.click(self.stop_generation, self.session, None, api_name="stop_generation")
         self.clear.click(lambda: ([], []), None, [self.tuned, self.base])

@@ -1,15 +1,15 @@
 """The Finetune tab's run panel: Start, Stop, Resume, the job picker, and the live view of one job.
 
-One place holds the job a browser session shows (``SessionJobs``): Start and the picker set it,
-Stop and Resume act on it, and a timer renders it every half second from the job's event file
-(the training runs in the worker process). A render that finds the session showing another job
-meanwhile sends nothing, so two jobs never write into one panel.
+One place holds the job a browser session shows: its ``RunSession``, kept in the panel's
+``gr.State`` (Gradio gives each session its own and drops it when the session ends). Start and the
+picker set it, Stop and Resume act on it, and a timer renders it every half second from the job's
+event file (the training runs in the worker process). A render that finds the session showing
+another job meanwhile sends nothing, so two jobs never write into one panel.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -18,11 +18,11 @@ from modelforge_core.exceptions import ModelForgeException
 from modelforge_core.services.training_service import ACTIVE_JOB_STATES
 
 from .context import UIContext
+from .errors import error_text
 from .job_view import JobView
 from .line_chart import line_chart_html
 
 TICK_S = 0.5
-MAX_SESSIONS = 200
 MAX_CHOICES = 30
 # Keeps the log's newest line in view unless the user scrolled up to read (then leaves it there).
 FOLLOW_LOG_JS = """() => {
@@ -50,33 +50,20 @@ class RunWatch:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class SessionJobs:
-    """The job each browser session shows (the most recent ``MAX_SESSIONS`` sessions)."""
+@dataclass
+class RunSession:
+    """The job one browser session shows. Showing a job replaces the watch, so a render still holding
+    the old one can tell that the session switched meanwhile."""
 
-    def __init__(self):
-        self._watches: OrderedDict[str, RunWatch] = OrderedDict()
-        self._lock = threading.Lock()
+    watch: RunWatch | None = None
 
-    def show(self, session: str, job_id: str | None) -> RunWatch | None:
-        with self._lock:
-            watch = RunWatch(job_id, JobView(job_id)) if job_id else None
-            self._watches.pop(session, None)
-            if watch is not None:
-                self._watches[session] = watch
-                while len(self._watches) > MAX_SESSIONS:
-                    self._watches.popitem(last=False)
-            return watch
+    def show(self, job_id: str | None) -> RunWatch | None:
+        self.watch = RunWatch(job_id, JobView(job_id)) if job_id else None
+        return self.watch
 
-    def get(self, session: str) -> RunWatch | None:
-        with self._lock:
-            watch = self._watches.get(session)
-            if watch is not None:
-                self._watches.move_to_end(session)
-            return watch
-
-
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "default"
+    @property
+    def job_id(self) -> str | None:
+        return self.watch.job_id if self.watch else None
 
 
 def _short(model_name: str) -> str:
@@ -84,11 +71,11 @@ def _short(model_name: str) -> str:
 
 
 class RunPanel:
-    """Owns the run components and their handlers."""
+    """Owns the run components and their handlers; ``session`` is each browser session's ``RunSession``."""
 
     def __init__(self, ctx: UIContext):
         self.ctx = ctx
-        self.sessions = SessionJobs()
+        self.session = gr.State(RunSession())
         with gr.Row():
             self.start = gr.Button("Start", variant="primary", elem_id="mf-start")
             self.stop = gr.Button("Stop", variant="stop", elem_id="mf-stop")
@@ -124,28 +111,23 @@ class RunPanel:
                     return job["id"]
         return jobs[-1]["id"] if jobs else None
 
-    def shown_job(self, request: gr.Request | None) -> str | None:
-        watch = self.sessions.get(_session(request))
-        return watch.job_id if watch else None
-
     # -- rendering --------------------------------------------------------------------------
 
-    def show(self, job_id: str | None, request: gr.Request | None) -> tuple:
+    def show(self, job_id: str | None, session: RunSession) -> tuple:
         """Make ``job_id`` the session's shown job and render it from its first event."""
-        self.sessions.show(_session(request), job_id)
-        return self.render(request, force=True)
+        session.show(job_id)
+        return self.render(session, force=True)
 
-    def attach(self, request: gr.Request | None) -> tuple:
+    def attach(self, session: RunSession) -> tuple:
         """On page load: show the live job (or the newest), so a reloaded page re-attaches to it."""
-        return self.show(self.current_job(), request)
+        return self.show(self.current_job(), session)
 
-    def tick(self, request: gr.Request | None) -> tuple:
-        return self.render(request)
+    def tick(self, session: RunSession) -> tuple:
+        return self.render(session)
 
-    def render(self, request: gr.Request | None, force: bool = False) -> tuple:
+    def render(self, session: RunSession, force: bool = False) -> tuple:
         """The view outputs of the session's job; unchanged ones as ``gr.skip()`` unless ``force``."""
-        session = _session(request)
-        watch = self.sessions.get(session)
+        watch = session.watch
         if watch is None:
             if not force:
                 return tuple(gr.skip() for _ in self.view_outputs)
@@ -155,7 +137,7 @@ class RunPanel:
             try:
                 job, events, watch.offset = self.ctx.training.events_since(watch.job_id, watch.offset)
             except ModelForgeException as exc:
-                return (f"⚠️ {exc.message}", "", gr.skip(), gr.skip(), "", gr.update(choices=self.job_choices(), value=None))
+                return (error_text(exc), "", gr.skip(), gr.skip(), "", gr.update(choices=self.job_choices(), value=None))
             view = watch.view
             before = (view.status, view.queue_position)
             for event in events:
@@ -163,7 +145,7 @@ class RunPanel:
             # the job list (one query) only when it is shown: what a queued job waits for, or new picker labels
             jobs = self.ctx.training.list_jobs() if job["status"] == "queued" or view.status == "queued" else None
             self._queue_details(view, job, jobs or [])
-            if self.sessions.get(session) is not watch:  # the session switched jobs meanwhile
+            if session.watch is not watch:  # the session switched jobs meanwhile
                 return tuple(gr.skip() for _ in self.view_outputs)
             redraw = force or view.changes != watch.drawn
             watch.drawn = view.changes
@@ -197,17 +179,17 @@ class RunPanel:
 
     # -- actions ----------------------------------------------------------------------------
 
-    def stop_job(self, request: gr.Request | None) -> str:
+    def stop_job(self, session: RunSession) -> str:
         """Stop the shown job: a queued one leaves the queue; a running one saves a checkpoint and stops."""
-        job_id = self.shown_job(request)
+        job_id = session.job_id
         if not job_id:
             return "No job shown: nothing to stop."
         try:
             before = self.ctx.training.get_job(job_id)["status"]
             job = self.ctx.training.stop(job_id)
         except ModelForgeException as exc:
-            gr.Warning(exc.message)
-            return f"⚠️ {exc.message}"
+            gr.Warning(error_text(exc, mark=False))
+            return error_text(exc)
         if before == "queued":
             message = f"Job `{job_id}` was taken out of the queue; it had not started."
         elif job["status"] == "stopping":
@@ -217,25 +199,28 @@ class RunPanel:
         gr.Info(message.replace("`", ""))
         return message
 
-    def resume_job(self, request: gr.Request | None) -> str:
+    def resume_job(self, session: RunSession) -> str:
         """Queue the shown job again; it continues from its last checkpoint."""
-        job_id = self.shown_job(request)
+        job_id = session.job_id
         if not job_id:
             return "No job shown: nothing to resume."
         try:
             job = self.ctx.training.resume(job_id)
         except ModelForgeException as exc:
-            gr.Warning(exc.message)
-            return f"⚠️ {exc.message} {exc.hint}".strip()
+            gr.Warning(error_text(exc, mark=False))
+            return error_text(exc)
         where = f", position {job['queue_position']} in the queue" if job["status"] == "queued" and job.get("queue_position") else ""
         return f"Resuming job `{job_id}` from its last checkpoint{where}."
 
     def wire(self) -> None:
         """Events that need only the panel; Start is wired by the tab (it reads the form)."""
-        self.timer.tick(self.tick, None, self.view_outputs, show_progress="hidden", trigger_mode="once", api_visibility="private")
+        session = self.session
+        self.timer.tick(self.tick, session, self.view_outputs, show_progress="hidden", trigger_mode="once", api_visibility="private")
         self.log.change(None, None, None, js=FOLLOW_LOG_JS)
-        self.job.input(self.show, self.job, self.view_outputs, show_progress="hidden", api_name="show_job")
-        self.stop.click(self.stop_job, None, self.notice, api_name="stop").then(self.tick, None, self.view_outputs, show_progress="hidden")
-        self.resume.click(self.resume_job, None, self.notice, api_name="resume").then(
-            self.tick, None, self.view_outputs, show_progress="hidden"
+        self.job.input(self.show, [self.job, session], self.view_outputs, show_progress="hidden", api_name="show_job")
+        self.stop.click(self.stop_job, session, self.notice, api_name="stop").then(
+            self.tick, session, self.view_outputs, show_progress="hidden"
+        )
+        self.resume.click(self.resume_job, session, self.notice, api_name="resume").then(
+            self.tick, session, self.view_outputs, show_progress="hidden"
         )

@@ -1,4 +1,4 @@
-"""Record shapes: which columns a dataset has, what they mean, and which tasks they serve.
+"""Record shapes: which columns a dataset has and what they mean (the tasks each serves: schemas/tasks.py).
 
 ``detect_shape`` reads the column names only; ``apply_column_mapping`` renames a user's columns to
 the fields a shape expects. Importing this module does not import ``datasets``.
@@ -73,26 +73,6 @@ DETECTION_ORDER: tuple[RecordShape, ...] = (
     RecordShape.MODELFORGE,
     RecordShape.TEXT,
 )
-
-SHAPES_FOR_TASK: dict[str, tuple[RecordShape, ...]] = {
-    "text-generation": (
-        RecordShape.MODELFORGE,
-        RecordShape.ALPACA,
-        RecordShape.PROMPT_COMPLETION,
-        RecordShape.CONVERSATIONAL,
-        RecordShape.SHAREGPT,
-        RecordShape.TEXT,
-        RecordShape.PREFERENCE,
-        RecordShape.SUMMARIZATION,
-    ),
-    "summarization": (
-        RecordShape.SUMMARIZATION,
-        RecordShape.MODELFORGE,
-        RecordShape.ALPACA,
-        RecordShape.PROMPT_COMPLETION,
-    ),
-    "extractive-question-answering": (RecordShape.EXTRACTIVE_QA,),
-}
 
 
 def describe_shape(shape: RecordShape) -> str:

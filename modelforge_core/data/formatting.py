@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import DatasetValidationError
-from .formats import SHAPES_FOR_TASK, RecordShape, resolve_fields
+from ..schemas.tasks import TASK_TABLE, TASKS
+from .formats import RecordShape, resolve_fields
 
 if TYPE_CHECKING:
     import datasets
@@ -91,15 +92,13 @@ def _check_sft_shape(shape: RecordShape, task: str) -> None:
             "Extractive question answering data (context, question, answers) is not SFT data.",
             "Use the task 'extractive-question-answering', which trains a QA model on answer spans.",
         )
-    accepted = SHAPES_FOR_TASK.get(task)
-    if accepted is None:
-        raise DatasetValidationError(
-            f"Unknown task '{task}'.", f"Use one of: {', '.join(SHAPES_FOR_TASK)}."
-        )
-    if shape not in accepted:
+    facts = TASK_TABLE.get(task)
+    if facts is None:
+        raise DatasetValidationError(f"Unknown task '{task}'.", f"Use one of: {', '.join(TASKS)}.")
+    if shape not in facts.shapes:
         raise DatasetValidationError(
             f"Task '{task}' cannot train on {shape.value} data; it accepts: "
-            f"{', '.join(s.value for s in accepted)}.",
+            f"{', '.join(s.value for s in facts.shapes)}.",
             "Pick the task that fits the data, or rename the columns with column_mapping.",
         )
 

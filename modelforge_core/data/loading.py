@@ -8,11 +8,11 @@ row number rather than as an Arrow stack trace.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import DatasetValidationError
+from ..hub_ids import looks_like_hub_id
 from ..settings import is_offline
 
 if TYPE_CHECKING:
@@ -25,8 +25,6 @@ _HINT_EXTENSIONS = (
     "or a Hugging Face dataset id such as 'org/name'."
 )
 _HINT_UTF8 = "Save the file as UTF-8 (in most editors: Save As > Encoding > UTF-8) and load it again."
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
-_FILE_EXTENSION = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}$")
 
 
 def load_dataset_source(source: str, split: str = "train") -> datasets.Dataset:
@@ -41,14 +39,9 @@ def load_dataset_source(source: str, split: str = "train") -> datasets.Dataset:
         raise DatasetValidationError("No dataset given.", _HINT_EXTENSIONS)
     if path.exists():
         return _load_file(path, source)
-    if _looks_like_hub_id(source):
+    if looks_like_hub_id(source):
         return _load_hub(source, split)
     raise DatasetValidationError(f"Dataset file not found: {source}.", _HINT_EXTENSIONS)
-
-
-def _looks_like_hub_id(source: str) -> bool:
-    """``name`` or ``org/name`` without a file extension (``org/Qwen2.5-set`` still counts)."""
-    return bool(_HUB_ID.match(source)) and not _FILE_EXTENSION.search(source)
 
 
 def _load_file(path: Path, source: str) -> datasets.Dataset:
@@ -109,7 +102,7 @@ def _read_jsonl(lines: list[str], source: str) -> list[dict[str, Any]]:
             ) from None
         if not isinstance(record, dict):
             raise DatasetValidationError(
-                f"{where}: expected a JSON object {{...}}, got {_kind(record)}.",
+                f"{where}: expected a JSON object {{...}}, got {type_in_words(record)}.",
                 'Each line must be one JSON object with named fields, e.g. {"input": "...", "output": "..."}.',
             )
         rows.append(record)
@@ -129,13 +122,13 @@ def _read_json(path: Path, source: str) -> list[dict[str, Any]]:
         ) from None
     if not isinstance(data, list):
         raise DatasetValidationError(
-            f"{source}: expected a JSON list of objects [{{...}}, ...], got {_kind(data)}.",
+            f"{source}: expected a JSON list of objects [{{...}}, ...], got {type_in_words(data)}.",
             "Put the rows in a top-level list, or save them as JSON Lines (.jsonl), one object per line.",
         )
     for number, record in enumerate(data, start=1):
         if not isinstance(record, dict):
             raise DatasetValidationError(
-                f"{source}, row {number}: expected a JSON object {{...}}, got {_kind(record)}.",
+                f"{source}, row {number}: expected a JSON object {{...}}, got {type_in_words(record)}.",
                 "Every item of the list must be an object with named fields.",
             )
     return data
@@ -192,10 +185,10 @@ def _rows_to_dataset(rows: list[dict[str, Any]], source: str) -> datasets.Datase
         for col, values in mapping.items():
             bad = _first_unconvertible_row(values)
             if bad is not None:
-                before = next((_kind(v) for v in values[:bad] if v is not None), "another type")
+                before = next((type_in_words(v) for v in values[:bad] if v is not None), "another type")
                 raise DatasetValidationError(
                     f"{source}, row {bad + 1}, field '{col}': expected {before} like the rows before it, "
-                    f"got {_kind(values[bad])}.",
+                    f"got {type_in_words(values[bad])}.",
                     "A field must hold the same type in every row: e.g. quote numbers to make them text, "
                     "and give lists and objects the same layout everywhere.",
                 ) from None
@@ -225,7 +218,8 @@ def _first_unconvertible_row(values: list[Any]) -> int | None:
     return high - 1
 
 
-def _kind(value: Any) -> str:
+def type_in_words(value: Any) -> str:
+    """A JSON value's type in words, for messages: ``null``, ``true/false``, ``a number``, ``a string``, ``a list``, ``an object``."""
     if value is None:
         return "null"
     if isinstance(value, bool):

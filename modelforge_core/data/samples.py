@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..schemas.tasks import TASK_TABLE
+
 SAMPLES_DIR = Path(__file__).parent / "samples"
 
+# The demo task first (the Finetune tab starts with it), each task's own sample under the task's
+# name (TASK_TABLE), then the QA demo task, chats and preference pairs.
 SAMPLE_DATASETS: dict[str, str] = {
     "sft": "demo_task.jsonl",
-    "text-generation": "alpaca_sample.jsonl",
+    **{task.value: facts.sample_file for task, facts in TASK_TABLE.items()},
+    "qa-demo": "qa_demo_task.jsonl",
     "conversational": "conversational_sample.jsonl",
     "dpo": "preference_sample.jsonl",
-    "summarization": "summarization_sample.jsonl",
-    "extractive-question-answering": "qa_sample.jsonl",
-    "qa-demo": "qa_demo_task.jsonl",
 }
 
 

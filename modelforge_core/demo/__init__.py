@@ -11,25 +11,37 @@ import json
 from pathlib import Path
 
 from ..logging_config import get_logger
+from ..model_kinds import ModelKind
 from ..settings import Settings
 from .models import build_causal_lm, build_qa_encoder, build_seq2seq
 
 log = get_logger("demo")
 
 DEMO_VERSION = 4
-BUILDERS = {"causal-lm": build_causal_lm, "seq2seq": build_seq2seq, "qa-encoder": build_qa_encoder}
+BUILDERS = {ModelKind.CAUSAL: build_causal_lm, ModelKind.SEQ2SEQ: build_seq2seq, ModelKind.QA: build_qa_encoder}
+MARKER_FILE = "modelforge-demo.json"
 
 
-def build_demo_models(settings: Settings, force: bool = False) -> dict[str, str]:
+def demo_model_folder(settings: Settings, kind: ModelKind) -> Path:
+    """Where the demo model of ``kind`` is (or will be) built: ``demo/<kind>-v<DEMO_VERSION>``."""
+    return settings.demo_dir / f"{kind.value}-v{DEMO_VERSION}"
+
+
+def is_demo_model_built(settings: Settings, kind: ModelKind) -> bool:
+    """True once the demo model of ``kind`` has been built completely (its marker file is written last)."""
+    return (demo_model_folder(settings, kind) / MARKER_FILE).is_file()
+
+
+def build_demo_models(settings: Settings, force: bool = False) -> dict[ModelKind, str]:
     """Build the demo models once under ``settings.demo_dir``; return ``{kind: path}``."""
-    paths: dict[str, str] = {}
+    paths: dict[ModelKind, str] = {}
     for kind, build in BUILDERS.items():
-        folder = settings.demo_dir / f"{kind}-v{DEMO_VERSION}"
-        marker = folder / "modelforge-demo.json"
-        if force or not marker.is_file():
-            log.info("building demo model", extra={"fields": {"kind": kind, "path": str(folder)}})
+        folder = demo_model_folder(settings, kind)
+        marker = folder / MARKER_FILE
+        if force or not is_demo_model_built(settings, kind):
+            log.info("building demo model", extra={"fields": {"kind": kind.value, "path": str(folder)}})
             build(folder)
-            marker.write_text(json.dumps({"kind": kind, "version": DEMO_VERSION}), encoding="utf-8")
+            marker.write_text(json.dumps({"kind": kind.value, "version": DEMO_VERSION}), encoding="utf-8")
         paths[kind] = str(folder)
     return paths
 
@@ -56,7 +68,7 @@ def demo_config(settings: Settings) -> dict:
 
     return {
         "task": "text-generation",
-        "model_name": build_demo_models(settings)["causal-lm"],
+        "model_name": build_demo_models(settings)[ModelKind.CAUSAL],
         "provider": "huggingface",
         "strategy": "sft",
         "dataset": sample_dataset_paths()["sft"],

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..data.formats import OPTIONAL_FIELDS, RecordShape, describe_shape, resolve_fields
+from ..data.loading import type_in_words
 from ..exceptions import DatasetValidationError
 
 if TYPE_CHECKING:
@@ -194,23 +195,11 @@ def _answer_check(value: Any, row: dict[str, Any]) -> str | None:
     return problem
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def _text_problem(value: Any) -> str | None:
     if value is None:
         return "is missing (null); expected a non-empty string"
     if not isinstance(value, str):
-        return f"expected a string, got {_kind(value)}"
+        return f"expected a string, got {type_in_words(value)}"
     if not value.strip():
         return "is empty; expected a non-empty string"
     return None
@@ -220,10 +209,10 @@ def _messages_problem(value: Any, *, final_assistant: bool) -> str | None:
     if value is None:
         return "is missing (null); expected a list of messages [{role, content}]"
     if not isinstance(value, list) or not value:
-        return f"expected a non-empty list of messages [{{role, content}}], got {_kind(value) if value != [] else 'an empty list'}"
+        return f"expected a non-empty list of messages [{{role, content}}], got {type_in_words(value) if value != [] else 'an empty list'}"
     for number, message in enumerate(value, start=1):
         if not isinstance(message, dict):
-            return f"message {number}: expected an object {{role, content}}, got {_kind(message)}"
+            return f"message {number}: expected an object {{role, content}}, got {type_in_words(message)}"
         role, content = message.get("role"), message.get("content")
         if role not in ROLES:
             return f"message {number}: role {role!r} is not one of {', '.join(ROLES)}"
@@ -240,11 +229,11 @@ def _messages_problem(value: Any, *, final_assistant: bool) -> str | None:
 
 def _sharegpt_problem(value: Any) -> str | None:
     if value is None or not isinstance(value, list) or not value:
-        got = "null" if value is None else ("an empty list" if value == [] else _kind(value))
+        got = "an empty list" if value == [] else type_in_words(value)
         return f"expected a non-empty list of turns [{{from, value}}], got {got}"
     for number, turn in enumerate(value, start=1):
         if not isinstance(turn, dict):
-            return f"turn {number}: expected an object {{from, value}}, got {_kind(turn)}"
+            return f"turn {number}: expected an object {{from, value}}, got {type_in_words(turn)}"
         if turn.get("from") not in SHAREGPT_FROM:
             return f"turn {number}: 'from' {turn.get('from')!r} is not one of {', '.join(SHAREGPT_FROM)}"
         problem = _text_problem(turn.get("value"))
@@ -262,7 +251,7 @@ def _answers_problem(value: Any, context: Any) -> str | None:
     if not isinstance(value, dict) or not isinstance(value.get("text"), list) or not isinstance(
         value.get("answer_start"), list
     ):
-        return f"{expected}, got {'null' if value is None else _kind(value)}"
+        return f"{expected}, got {type_in_words(value)}"
     texts, starts = value["text"], value["answer_start"]
     if len(texts) != len(starts):
         return f"has {len(texts)} text(s) but {len(starts)} answer_start value(s); they must pair up"

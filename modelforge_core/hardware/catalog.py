@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from ..schemas.tasks import Task
+
 CONFIG_DIR = Path(__file__).parent / "model_configs"
 # Steps of a larger model take minutes on a CPU: recommend only small ones there.
 CPU_MAX_PARAMS = 600_000_000
@@ -21,7 +23,7 @@ class CatalogModel:
     """A recommended Hub model for one task."""
 
     model_id: str
-    task: str
+    task: Task
     note: str = ""
 
     @property
@@ -29,13 +31,13 @@ class CatalogModel:
         return _config(self.model_id)
 
 
-def _entries(task: str, *items: tuple[str, str]) -> list[CatalogModel]:
+def _entries(task: Task, *items: tuple[str, str]) -> list[CatalogModel]:
     return [CatalogModel(model_id, task, note) for model_id, note in items]
 
 
 CATALOG: list[CatalogModel] = [
     *_entries(
-        "text-generation",
+        Task.TEXT_GENERATION,
         ("HuggingFaceTB/SmolLM2-135M-Instruct", "tiny; fast even on a CPU"),
         ("HuggingFaceTB/SmolLM2-360M-Instruct", "small English instruct model"),
         ("Qwen/Qwen2.5-0.5B-Instruct", "small multilingual instruct model"),
@@ -50,7 +52,7 @@ CATALOG: list[CatalogModel] = [
         ("Qwen/Qwen2.5-14B-Instruct", "14B: 4-bit on a large GPU"),
     ),
     *_entries(
-        "summarization",
+        Task.SUMMARIZATION,
         ("google/flan-t5-small", "encoder-decoder, 77M"),
         ("google/flan-t5-base", "encoder-decoder, 248M"),
         ("facebook/bart-large-cnn", "already a news summarizer"),
@@ -58,7 +60,7 @@ CATALOG: list[CatalogModel] = [
         ("google/flan-t5-xl", "encoder-decoder, 2.8B"),
     ),
     *_entries(
-        "extractive-question-answering",
+        Task.EXTRACTIVE_QA,
         ("distilbert/distilbert-base-uncased", "small and fast"),
         ("google-bert/bert-base-uncased", "the classic"),
         ("deepset/roberta-base-squad2", "already trained on SQuAD 2.0"),

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import platform
 import sys
-from importlib import metadata
-from importlib.util import find_spec
 from pathlib import Path
 
 from ..logging_config import get_logger
+from ..packages import import_pynvml, is_torch_available, package_version
 
 log = get_logger("hardware")
 GB = 1024**3
@@ -23,9 +22,8 @@ PACKAGES = ("torch", "transformers", "trl", "peft", "bitsandbytes", "unsloth", "
 
 def nvidia_gpus() -> tuple[list[dict], str | None]:
     """(every NVIDIA GPU NVML sees, a note when NVML could not be asked)."""
-    try:
-        import pynvml
-    except ImportError:
+    pynvml = import_pynvml()
+    if pynvml is None:
         return [], "nvidia-ml-py is not installed: NVIDIA GPUs cannot be listed."
     try:
         pynvml.nvmlInit()
@@ -79,7 +77,7 @@ def _text(value) -> str:
 
 def torch_accelerators() -> dict:
     """What torch can use: {"cuda": bool, "cuda_devices": n, "cuda_version", "bf16": bool, "mps": bool}."""
-    if find_spec("torch") is None:
+    if not is_torch_available():
         return {"cuda": False, "cuda_devices": 0, "cuda_version": None, "bf16": False, "mps": False}
     import torch
 
@@ -110,10 +108,4 @@ def cpu_name() -> str:
 
 def package_versions() -> dict[str, str | None]:
     """Installed versions of the ML packages, read from metadata (nothing is imported)."""
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    return {name: package_version(name) for name in PACKAGES}

@@ -12,7 +12,9 @@ row, so shorter data needs less. The tolerance measured against real runs is in 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from enum import Enum
 
+from ..model_kinds import ModelKind
 from ..strategies.padding_free import padding_free_applies
 from .model_shape import ModelShape
 
@@ -25,6 +27,25 @@ CPU_PROCESS_BYTES = int(1.0 * GB)  # Python with torch, transformers, trl and th
 CHUNKED_LOSS_TOKENS = 256  # TRL's chunk size for loss_type="chunked_nll"
 FITS_SHARE = 0.85  # above 85% of the memory a run is "tight": fragmentation and spikes can tip it over
 EIGHT_BIT_OPTIMIZERS = ("8bit",)
+
+
+class Verdict(str, Enum):
+    """Whether a run's estimated peak fits the memory: the value is what JSON says, ``words`` what people read."""
+
+    FITS = "fits"  # within FITS_SHARE of the memory
+    TIGHT = "tight"  # within all of it
+    WILL_NOT_FIT = "will_not_fit"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def words(self) -> str:
+        """The verdict in words, e.g. ``tight: it may run out of memory``."""
+        return VERDICT_WORDS[self]
+
+
+VERDICT_WORDS = {Verdict.FITS: "fits", Verdict.TIGHT: "tight: it may run out of memory", Verdict.WILL_NOT_FIT: "will not fit"}
 
 
 @dataclass(frozen=True)
@@ -131,8 +152,8 @@ def _block_activation_elements(shape: ModelShape, plan: TrainingPlan) -> tuple[f
     """(elements kept per token per block in the compute dtype, in float32), without checkpointing."""
     h, i = shape.hidden_size, shape.intermediate_size
     mlp = 4 * i if shape.gated_mlp else 2 * i  # gate, up, act(gate), product / up, act(up)
-    if shape.kind == "encoder":
-        # self-attention: input, q, k, v, output, o-proj input; two LayerNorms; dropout masks
+    if shape.kind.has_task_head:
+        # an encoder block (task-head models are estimated as encoders); self-attention: input, q, k, v, output, o-proj input; two LayerNorms; dropout masks
         return 6 * h + mlp, 4 * h
     # decoder block: norm output, q, k, v (after grouped-query heads are repeated), attention
     # output, o-proj input, second norm output; RMSNorm keeps float32 copies of its input
@@ -169,7 +190,7 @@ def _attention_matrix_bytes(shape: ModelShape, plan: TrainingPlan, sequences: in
     SDPA falls back to the plain path, which keeps the scores, the probabilities and the dropout
     mask. On CUDA the memory-efficient kernel handles both.
     """
-    if plan.device != "cpu" or (shape.attention_dropout <= 0 and shape.kind != "seq2seq"):
+    if plan.device != "cpu" or (shape.attention_dropout <= 0 and shape.kind is not ModelKind.SEQ2SEQ):
         return 0
     attentions = shape.num_layers + shape.decoder_layers  # decoder blocks also attend to the encoder
     if plan.gradient_checkpointing:
@@ -183,7 +204,7 @@ def _packed_mask_bytes(shape: ModelShape, plan: TrainingPlan, tokens: int) -> in
     Measured on the CPU: about 8 bytes per (token, token) pair (the boolean mask and its float
     form for SDPA), +32 MB for 2048 tokens on the demo model; 5 with gradient checkpointing (+20 MB).
     """
-    if not plan.padding_free or shape.kind != "causal":
+    if not plan.padding_free or shape.kind is not ModelKind.CAUSAL:
         return 0
     return (5 if plan.gradient_checkpointing else 8) * tokens * tokens
 
@@ -194,7 +215,7 @@ def _logits_bytes(shape: ModelShape, tokens: int, act: int) -> int:
     Bytes per logit measured at the peak: 7 in float32 (demo models, CPU), 14 with 16-bit
     weights (Qwen2.5-0.5B in bfloat16, TRL's SFT loss), where the upcast copy adds to the rest.
     """
-    if shape.kind == "encoder":
+    if shape.kind.has_task_head:
         return 0
     return int(tokens * shape.vocab_size * (7 if act == 4 else 14))
 
@@ -218,7 +239,7 @@ def _training_pass(shape: ModelShape, plan: TrainingPlan, sequences: int, seq_le
         adapter = 0
     else:
         trainable = shape.lora_params(plan.lora_r, plan.target_modules if isinstance(plan.target_modules, str) else list(plan.target_modules))
-        if shape.kind == "encoder":
+        if shape.kind.has_task_head:
             trainable += shape.head_params  # the task head is trained in full
         state = 4
         adapter = trainable * 4
@@ -226,7 +247,7 @@ def _training_pass(shape: ModelShape, plan: TrainingPlan, sequences: int, seq_le
     activations, later = _activation_bytes(shape, plan, tokens, act)
     # The logits and the loss's copies live at the end of the forward pass, before backward's own
     # temporaries exist: they add to the peak only where they are larger.
-    if plan.chunked_loss and shape.kind == "causal":
+    if plan.chunked_loss and shape.kind is ModelKind.CAUSAL:
         tokens_with_logits = min(tokens, CHUNKED_LOSS_TOKENS)  # one chunk's logits live at a time
     else:
         tokens_with_logits = tokens
@@ -263,7 +284,7 @@ def estimate_memory(shape: ModelShape, plan: TrainingPlan, reward_shape: ModelSh
 def _rlhf(shape: ModelShape, plan: TrainingPlan, reward_shape: ModelShape) -> MemoryEstimate:
     """Stage 1 trains the reward model on pairs; stage 2 holds policy + reward model and generates."""
     reward_plan = replace(plan, strategy="sft")
-    reward_head = replace(reward_shape, kind="encoder", vocab_size=0, head_params=reward_shape.hidden_size)
+    reward_head = replace(reward_shape, kind=ModelKind.REWARD, vocab_size=0, head_params=reward_shape.hidden_size)
     stage1 = _training_pass(reward_head, reward_plan, 2 * (plan.reward_batch_size or plan.batch_size), plan.max_seq_length)
     length = plan.max_seq_length + plan.max_completion_length
     stage2 = _training_pass(shape, plan, plan.batch_size, length)
@@ -279,11 +300,11 @@ def _rlhf(shape: ModelShape, plan: TrainingPlan, reward_shape: ModelShape) -> Me
     return peak
 
 
-def verdict(estimate: MemoryEstimate, budget_bytes: float) -> str:
-    """fits (within 85% of the memory), tight (within all of it) or will_not_fit."""
+def verdict(estimate: MemoryEstimate, budget_bytes: float) -> Verdict:
+    """FITS (within 85% of the memory), TIGHT (within all of it) or WILL_NOT_FIT."""
     if estimate.total <= FITS_SHARE * budget_bytes:
-        return "fits"
-    return "tight" if estimate.total <= budget_bytes else "will_not_fit"
+        return Verdict.FITS
+    return Verdict.TIGHT if estimate.total <= budget_bytes else Verdict.WILL_NOT_FIT
 
 
 def _changes(plan: TrainingPlan) -> list[tuple[str, dict]]:
@@ -314,7 +335,7 @@ def suggest(shape: ModelShape, plan: TrainingPlan, budget_bytes: float, reward_s
         combined.update(fields)
         new = estimate_memory(shape, replace(plan, **fields), reward_shape)
         found.append({"change": words, "settings": fields, "peak_gb": round(new.total / GB, 2), "verdict": verdict(new, budget_bytes)})
-    if combined and not any(item["verdict"] == "fits" for item in found):
+    if combined and not any(item["verdict"] is Verdict.FITS for item in found):
         new = estimate_memory(shape, replace(plan, **combined), reward_shape)
         found.append({
             "change": "all of these together", "settings": combined, "peak_gb": round(new.total / GB, 2), "verdict": verdict(new, budget_bytes),

@@ -13,13 +13,8 @@ from functools import lru_cache
 
 from ..exceptions import ModelAccessError
 from ..heavy_imports import wait_for_imports
+from ..model_kinds import ModelKind
 
-KINDS = {
-    "AutoModelForCausalLM": "causal",
-    "AutoModelForSeq2SeqLM": "seq2seq",
-    "AutoModelForQuestionAnswering": "encoder",
-    "AutoModelForSequenceClassification": "encoder",
-}
 _IN_BLOCK = re.compile(r"\.\d+\.")
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
 
@@ -38,7 +33,7 @@ class ModelShape:
     """What the memory estimator needs to know about a model."""
 
     model_type: str
-    kind: str  # causal, seq2seq or encoder
+    kind: ModelKind
     total_params: int
     embedding_params: int  # input embeddings (and tied output), never quantized
     head_params: int  # untied output layer or task head, kept in 16/32 bits
@@ -72,7 +67,7 @@ def _first(config: dict, *names: str, default: int = 0) -> int:
     return default
 
 
-def model_shape(config: dict, model_class: str = "AutoModelForCausalLM") -> ModelShape:
+def model_shape(config: dict, model_class: str = ModelKind.CAUSAL.auto_class) -> ModelShape:
     """The shape of the model ``config`` describes, loaded as ``model_class``; raises ModelAccessError.
 
     Cached by config contents: the Finetune tab estimates on every change of the form.
@@ -85,37 +80,25 @@ def _cached_shape(config_json: str, model_class: str) -> ModelShape:
     config = json.loads(config_json)
     wait_for_imports()
     import torch
-    from transformers import (
-        AutoConfig,
-        AutoModelForCausalLM,
-        AutoModelForQuestionAnswering,
-        AutoModelForSeq2SeqLM,
-        AutoModelForSequenceClassification,
-    )
-
-    classes = {
-        "AutoModelForCausalLM": AutoModelForCausalLM,
-        "AutoModelForSeq2SeqLM": AutoModelForSeq2SeqLM,
-        "AutoModelForQuestionAnswering": AutoModelForQuestionAnswering,
-        "AutoModelForSequenceClassification": AutoModelForSequenceClassification,
-    }
+    import transformers
 
     if "model_type" not in config:
         raise ModelAccessError("The model's config.json has no model_type.", "Use a transformers model folder or Hub id.")
     data = dict(config)
     try:
-        hf_config = AutoConfig.for_model(data.pop("model_type"), **data)
+        kind = ModelKind.of_auto_class(model_class)
+        hf_config = transformers.AutoConfig.for_model(data.pop("model_type"), **data)
         with torch.device("meta"):
-            model = classes[model_class].from_config(hf_config)
+            model = getattr(transformers, kind.auto_class).from_config(hf_config)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelAccessError(
             f"transformers cannot build this model as {model_class}: {exc}",
             "Check that the model suits the task, or upgrade transformers for a newer architecture.",
         ) from exc
-    return _shape_of(model, config, model_class)
+    return _shape_of(model, config, kind)
 
 
-def _shape_of(model, config: dict, model_class: str) -> ModelShape:
+def _shape_of(model, config: dict, kind: ModelKind) -> ModelShape:
     import torch
 
     output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
@@ -140,14 +123,14 @@ def _shape_of(model, config: dict, model_class: str) -> ModelShape:
     hidden = _first(config, "hidden_size", "d_model", "n_embd", "dim")
     return ModelShape(
         model_type=config["model_type"],
-        kind=KINDS.get(model_class, "causal"),
+        kind=kind,
         total_params=sum(p.numel() for p in model.parameters()),
         embedding_params=embedding_params,
         head_params=head_params,
         hidden_size=hidden,
         intermediate_size=_first(config, "intermediate_size", "d_ff", "n_inner", "ffn_dim", "hidden_dim", default=4 * hidden),
         num_layers=_first(config, "num_hidden_layers", "num_layers", "n_layer", "encoder_layers")
-        + _first(config, "num_decoder_layers", "decoder_layers", default=0 if model_class != "AutoModelForSeq2SeqLM" else _first(config, "num_layers")),
+        + _first(config, "num_decoder_layers", "decoder_layers", default=0 if kind is not ModelKind.SEQ2SEQ else _first(config, "num_layers")),
         num_heads=_first(config, "num_attention_heads", "num_heads", "n_head", "encoder_attention_heads"),
         vocab_size=_first(config, "vocab_size"),
         checkpoint_dtype_bytes=DTYPE_BYTES.get(dtype, 4),
@@ -155,7 +138,7 @@ def _shape_of(model, config: dict, model_class: str) -> ModelShape:
         attention_dropout=float(
             next((config[k] for k in ("attention_probs_dropout_prob", "attention_dropout", "dropout_rate", "attn_pdrop") if config.get(k)), 0.0)
         ),
-        decoder_layers=_first(config, "num_decoder_layers", "decoder_layers", "num_layers") if model_class == "AutoModelForSeq2SeqLM" else 0,
+        decoder_layers=_first(config, "num_decoder_layers", "decoder_layers", "num_layers") if kind is ModelKind.SEQ2SEQ else 0,
         linears=linears,
     )
 

@@ -11,17 +11,12 @@ from __future__ import annotations
 from ..demo import DEMO_TRAINING
 from ..providers.model_classes import check_model_serves_task
 from ..schemas import TrainingConfig
+from ..strategies.strategy_factory import StrategyFactory
 from .catalog import CPU_MAX_PARAMS, catalog_for
-from .estimator import GB, TrainingPlan, estimate_memory, verdict
+from .estimator import GB, TrainingPlan, Verdict, estimate_memory, verdict
 from .model_shape import model_shape
 from .profiles import profile_defaults
 
-TASK_STRATEGIES = {
-    "text-generation": ("sft", "qlora", "dpo", "rlhf"),
-    "summarization": ("sft", "qlora"),
-    "extractive-question-answering": ("sft",),
-}
-FITTING = ("fits",)
 DEMO_NOTE = "demo model, trains offline"
 # Run fields a recommendation sets besides the profile's: what decides memory (adapter, optimizer,
 # fast paths) and the schedule. Hub models get TrainingConfig's defaults; demo models the demo's.
@@ -73,7 +68,7 @@ def _fitting(model_id: str, task: str, shape, settings: dict, device: str, budge
     for candidate in _batch_ladder(settings):
         plan = TrainingPlan.from_config(recommendation_config(model_id, task, candidate), device)
         estimate = estimate_memory(shape, plan)
-        if verdict(estimate, budget) in FITTING:
+        if verdict(estimate, budget) is Verdict.FITS:
             return candidate, estimate.to_dict()
     return None
 
@@ -88,7 +83,7 @@ def _recommendation(model_id: str, model_config: dict, task: str, budget: float,
     if device == "cpu" and shape.total_params > CPU_MAX_PARAMS:
         return None
     fits_with, chosen = [], {}
-    for strategy in TASK_STRATEGIES[task]:
+    for strategy in StrategyFactory.strategies_for(task):
         if strategy == "qlora" and (device != "cuda" or demo):
             continue
         found = _fitting(model_id, task, shape, _with_strategy(base, strategy, False), device, budget)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..exceptions import HardwareError, ModelAccessError
+from ..strategies.lora import attach_peft_lora
 from .model_classes import check_model_serves_task
 from .model_source import read_model_config
 
@@ -49,3 +50,7 @@ class HuggingFaceProvider:
             raise HardwareError(f"Out of memory while loading '{model_id}'.") from exc
         except (OSError, ValueError) as exc:
             raise ModelAccessError(f"Could not load the model '{model_id}': {exc}") from exc
+
+    def attach_lora(self, model: Any, lora_kwargs: dict, gradient_checkpointing: bool, seed: int) -> Any:
+        """peft's LoRA; ``seed`` is not needed (the pipeline seeds before the adapter is initialised)."""
+        return attach_peft_lora(model, lora_kwargs, gradient_checkpointing)

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from ..exceptions import ModelAccessError
 from ..heavy_imports import wait_for_imports
+from ..model_kinds import ModelKind
+from ..schemas.tasks import TASK_TABLE, TASKS
 
 CAUSAL_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 NOT_CAUSAL_SUFFIXES = (
     "ForQuestionAnswering", "ForSequenceClassification", "ForTokenClassification", "ForMaskedLM", "ForSeq2SeqLM", "Model",
 )
-SUITABLE_KINDS = {
-    "text-generation": "decoder-only causal language models (Llama, Qwen, Mistral, Gemma, Phi, GPT-2, ...)",
-    "summarization": "encoder-decoder models (T5, BART, Pegasus, ...) or decoder-only causal language models (Llama, Qwen, ...)",
-    "extractive-question-answering": "encoder models with a span head (BERT, RoBERTa, DeBERTa, DistilBERT, ELECTRA, ...)",
-}
 
 
 def is_causal_lm(model_config: dict) -> bool:
@@ -65,19 +62,19 @@ def check_model_serves_task(model_id: str, model_config: dict, task: str) -> str
     """The Auto class name that serves ``task`` with this model; ModelAccessError naming suitable kinds otherwise."""
     wait_for_imports()  # transformers' mappings may be imported here, from a request thread
     if task == "text-generation" and is_causal_lm(model_config):
-        return "AutoModelForCausalLM"
+        return ModelKind.CAUSAL.auto_class
     if task == "summarization":
         if is_seq2seq_lm(model_config):
-            return "AutoModelForSeq2SeqLM"
+            return ModelKind.SEQ2SEQ.auto_class
         if is_causal_lm(model_config):
-            return "AutoModelForCausalLM"
+            return ModelKind.CAUSAL.auto_class
     if task == "extractive-question-answering" and is_qa_encoder(model_config):
-        return "AutoModelForQuestionAnswering"
-    if task not in SUITABLE_KINDS:
-        raise ModelAccessError(f"No model class is known for task '{task}'.", f"Pick one of: {', '.join(SUITABLE_KINDS)}.")
+        return ModelKind.QA.auto_class
+    if task not in TASK_TABLE:
+        raise ModelAccessError(f"No model class is known for task '{task}'.", f"Pick one of: {', '.join(TASKS)}.")
     architectures = model_config.get("architectures") or []
     kind = architectures[0] if architectures else (model_config.get("model_type") or "unknown")
     raise ModelAccessError(
         f"Model '{model_id}' ({kind}) cannot serve the task '{task}'.",
-        f"Pick one of the {SUITABLE_KINDS[task]}.",
+        f"Pick one of the {TASK_TABLE[task].suitable_models}.",
     )

@@ -1,43 +1,39 @@
-"""``ProviderFactory``: provider name -> class. Adding a provider is one file and one line here."""
+"""``ProviderFactory``: provider name -> class.
+
+Adding a provider: write a class with every method of ``ModelProvider`` (modelforge_core/providers/
+__init__.py), built as ``MyProvider()``, in its own file, then register it with one line at the
+bottom of this file (training runs in a worker process that imports this
+file, so a registration made elsewhere must be in a module the worker imports too)::
+
+    ProviderFactory.register("my_provider", MyProvider)
+
+Configs then name it (``"provider": "my_provider"``).
+"""
 
 from __future__ import annotations
 
 from ..exceptions import ProviderError
+from ..registry import Registry
+from . import ModelProvider
 from .huggingface_provider import HuggingFaceProvider
 from .unsloth_provider import UnslothProvider
 
 
-class ProviderFactory:
-    """Creates providers by name."""
-
-    _providers = {
-        "huggingface": HuggingFaceProvider,
-        "unsloth": UnslothProvider,
-    }
-
-    @classmethod
-    def names(cls) -> list[str]:
-        return list(cls._providers)
-
-    @classmethod
-    def create(cls, name: str):
-        """A new provider; ProviderError listing the valid names for an unknown one."""
-        try:
-            return cls._providers[name]()
-        except KeyError:
-            raise ProviderError(
-                f"Unknown provider '{name}'. Valid providers: {', '.join(cls._providers)}.",
-                "Set \"provider\" to one of the names listed.",
-            ) from None
+class ProviderFactory(Registry[ModelProvider], kind="provider", plural="providers", error=ProviderError):
+    """Creates providers by name (``create(name)``) and says which can run here."""
 
     @classmethod
     def available(cls) -> dict[str, str | None]:
         """``{name: None}`` when usable here, else ``{name: reason}``."""
         result: dict[str, str | None] = {}
-        for name in cls._providers:
+        for name in cls.names():
             try:
                 cls.create(name).check_available()
                 result[name] = None
             except ProviderError as exc:
                 result[name] = exc.message
         return result
+
+
+ProviderFactory.register("huggingface", HuggingFaceProvider)
+ProviderFactory.register("unsloth", UnslothProvider)

@@ -5,13 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..exceptions import ProviderError
-
-
-def is_bitsandbytes_available() -> bool:
-    """True when bitsandbytes can be imported."""
-    import importlib.util
-
-    return importlib.util.find_spec("bitsandbytes") is not None
+from ..packages import is_bitsandbytes_available
 
 
 def compute_dtype_name(bf16: bool) -> str:

@@ -5,10 +5,10 @@ Unsloth is optional (``requirements-unsloth.txt``) and is imported only inside t
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 from ..exceptions import ModelAccessError, ProviderError
+from ..packages import is_unsloth_available
 from .model_classes import check_model_serves_task
 from .model_source import read_model_config
 
@@ -18,13 +18,11 @@ INSTALL_HINT = (
 )
 
 
-def is_unsloth_available() -> bool:
-    """True when the unsloth package is installed (it may still need a GPU to import)."""
-    return importlib.util.find_spec("unsloth") is not None
-
-
 class UnslothProvider:
     """Loads through ``unsloth.FastLanguageModel`` and attaches LoRA with Unsloth's kernels."""
+
+    def __init__(self) -> None:
+        self._tokenizer: Any = None  # loaded by load_model, alongside the model
 
     def get_provider_name(self) -> str:
         return "unsloth"
@@ -66,7 +64,7 @@ class UnslothProvider:
         return model
 
     def load_tokenizer(self, model_id: str, **kwargs: Any) -> Any:
-        tokenizer = getattr(self, "_tokenizer", None)
+        tokenizer = self._tokenizer
         if tokenizer is None:
             from transformers import AutoTokenizer
 

@@ -14,15 +14,12 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from ..exceptions import ConfigurationError
 from .compute_profiles import PROFILES, with_profile_defaults
+from .field_bounds import field_bounds
+from .tasks import TASKS, canonical_task_name
 
-TASKS = ("text-generation", "summarization", "extractive-question-answering")
-TASK_ALIASES = {
-    "text_generation": "text-generation",
-    "causal-lm": "text-generation",
-    "question-answering": "extractive-question-answering",
-    "extractive-qa": "extractive-question-answering",
-}
 COMPUTE_PROFILES = PROFILES
+# pydantic's error types for a broken gt / ge / lt / le constraint
+BOUND_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
 
 
 class TrainingConfig(BaseModel):
@@ -40,37 +37,38 @@ class TrainingConfig(BaseModel):
         None, description="A compute profile (cpu, low_end, mid_range, high_end): fills batch size, accumulation, "
         "sequence length, 4-bit and gradient checkpointing where the config leaves them out."
     )
-    eval_split: float = Field(0.2, description="Share of rows held out for evaluation, in [0, 1).")
-    eval_steps: int | None = Field(None, description="Evaluate every N steps (default: once per epoch).")
-    num_train_epochs: float = Field(1.0, description="Passes over the training rows.")
-    lora_r: int = Field(16, description="LoRA rank: adapter size. 8-64 is typical.")
-    lora_alpha: int = Field(32, description="LoRA scaling; often 2 x lora_r.")
+    eval_split: float = Field(0.2, ge=0, lt=1, description="Share of rows held out for evaluation, in [0, 1).")
+    eval_steps: int | None = Field(None, gt=0, description="Evaluate every N steps (default: once per epoch).")
+    num_train_epochs: float = Field(1.0, gt=0, description="Passes over the training rows.")
+    lora_r: int = Field(16, gt=0, description="LoRA rank: adapter size. 8-64 is typical.")
+    lora_alpha: int = Field(32, gt=0, description="LoRA scaling; often 2 x lora_r.")
     use_4bit: bool = Field(False, description="Load the base model in 4-bit nf4 (QLoRA).")
     bf16: bool = Field(False, description="Train in bfloat16 (GPUs from Ampere on).")
 
     # What a TRL user expects
-    learning_rate: float = Field(2e-4, description="Peak learning rate.")
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate.")
     per_device_train_batch_size: int = Field(
-        4, validation_alias=AliasChoices("per_device_train_batch_size", "batch_size"), description="Rows per step per device."
+        4, gt=0, validation_alias=AliasChoices("per_device_train_batch_size", "batch_size"),
+        description="Rows per step per device.",
     )
-    per_device_eval_batch_size: int = Field(8, description="Rows per evaluation step per device.")
-    gradient_accumulation_steps: int = Field(1, description="Steps whose gradients add up before an update.")
+    per_device_eval_batch_size: int = Field(8, gt=0, description="Rows per evaluation step per device.")
+    gradient_accumulation_steps: int = Field(1, gt=0, description="Steps whose gradients add up before an update.")
     max_seq_length: int = Field(
-        512, validation_alias=AliasChoices("max_seq_length", "max_length"), description="Longer rows are truncated."
+        512, ge=16, validation_alias=AliasChoices("max_seq_length", "max_length"), description="Longer rows are truncated."
     )
-    max_steps: int = Field(-1, description="Stop after this many updates (-1: run all epochs).")
-    lora_dropout: float = Field(0.05, description="Dropout on the LoRA path, in [0, 1).")
+    max_steps: int = Field(-1, ge=-1, description="Stop after this many updates (-1: run all epochs).")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path, in [0, 1).")
     target_modules: str | list[str] = Field("all-linear", description="Layers that get adapters ('all-linear' or names).")
     finetuning_type: Literal["lora", "full"] = Field("lora", description="lora: train adapters; full: every weight (small models).")
     completion_only_loss: bool = Field(True, description="Compute the loss on the answer only, not the prompt.")
-    warmup_ratio: float = Field(0.0, description="Share of steps spent warming up the learning rate.")
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Share of steps spent warming up the learning rate.")
     lr_scheduler_type: str = Field("linear", description="linear, cosine, constant, constant_with_warmup, ...")
     optim: str = Field("adamw_torch", description="Optimizer name as transformers knows it.")
-    weight_decay: float = Field(0.0, description="AdamW weight decay.")
-    max_grad_norm: float = Field(1.0, description="Gradient clipping norm.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
     seed: int = Field(42, description="Random seed for the split, the adapter init and the data order.")
-    logging_steps: int = Field(5, description="Log the loss every N steps.")
-    save_steps: int = Field(50, description="Save a resumable checkpoint every N steps.")
+    logging_steps: int = Field(5, gt=0, description="Log the loss every N steps.")
+    save_steps: int = Field(50, gt=0, description="Save a resumable checkpoint every N steps.")
     packing: bool = Field(False, description="Pack short rows into full-length sequences.")
     padding_free: bool = Field(
         True, description="Fast path (causal LMs, SFT): a batch's rows end to end without padding, attention kept within "
@@ -83,17 +81,17 @@ class TrainingConfig(BaseModel):
     gradient_checkpointing: bool = Field(False, description="Recompute activations: less memory, slower.")
     fp16: bool = Field(False, description="Train in float16 (older GPUs).")
     eval_generation_samples: int = Field(
-        32, description="Eval rows used for generation-based metrics (ROUGE, exact match, F1); keeps evaluation cheap."
+        32, gt=0, description="Eval rows used for generation-based metrics (ROUGE, exact match, F1); keeps evaluation cheap."
     )
-    dpo_beta: float = Field(0.1, description="DPO/RLHF: strength of the pull towards the base model (KL weight).")
+    dpo_beta: float = Field(0.1, gt=0, description="DPO/RLHF: strength of the pull towards the base model (KL weight).")
     dpo_loss_type: str = Field("sigmoid", description="DPO loss: sigmoid (the paper's), ipo, hinge, robust, ...")
     reward_model: str | None = Field(
         None, description="RLHF: a reward model saved by an earlier RLHF run (its reward_model folder); skips stage 1."
     )
-    reward_max_steps: int = Field(-1, description="RLHF stage 1: reward-model training steps (-1: num_train_epochs).")
-    reward_batch_size: int | None = Field(None, description="RLHF stage 1: pairs per step (default: the batch size).")
-    num_generations: int = Field(4, description="RLHF stage 2: answers sampled per prompt and compared (GRPO group size).")
-    max_completion_length: int = Field(64, description="RLHF stage 2: longest answer generated per prompt, in tokens.")
+    reward_max_steps: int = Field(-1, ge=-1, description="RLHF stage 1: reward-model training steps (-1: num_train_epochs).")
+    reward_batch_size: int | None = Field(None, gt=0, description="RLHF stage 1: pairs per step (default: the batch size).")
+    num_generations: int = Field(4, ge=2, description="RLHF stage 2: answers sampled per prompt and compared (GRPO group size).")
+    max_completion_length: int = Field(64, gt=0, description="RLHF stage 2: longest answer generated per prompt, in tokens.")
     dataset_split: str = Field("train", description="Split to read from a Hub dataset.")
     column_mapping: dict[str, str] | None = Field(
         None, description="Rename dataset columns to the expected fields, e.g. {'question': 'instruction'}."
@@ -104,14 +102,13 @@ class TrainingConfig(BaseModel):
     @classmethod
     def _normalise(cls, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("task"), str):
-            task = data["task"].strip().lower()
-            data = {**data, "task": TASK_ALIASES.get(task, task)}
+            data = {**data, "task": canonical_task_name(data["task"])}
         if isinstance(data, dict) and isinstance(data.get("strategy"), str):
             data = {**data, "strategy": data["strategy"].strip().lower()}
         if isinstance(data, dict) and isinstance(data.get("provider"), str):
             data = {**data, "provider": data["provider"].strip().lower()}
         if isinstance(data, dict) and data.get("compute_specs"):
-            data = with_profile_defaults(data)
+            data = with_profile_defaults(data, cls.input_names)
         return data
 
     @model_validator(mode="after")
@@ -124,49 +121,28 @@ class TrainingConfig(BaseModel):
         return self
 
     def _problems(self):
+        """The rules across fields, or beyond one bound; single bounds are the fields' constraints."""
         if self.task not in TASKS:
             yield f"unknown task '{self.task}' (valid tasks: {', '.join(TASKS)})"
-        if not 0.0 <= self.eval_split < 1.0:
-            yield f"eval_split must be in [0, 1), got {self.eval_split}"
-        positive = {
-            "learning_rate": self.learning_rate,
-            "num_train_epochs": self.num_train_epochs,
-            "per_device_train_batch_size": self.per_device_train_batch_size,
-            "per_device_eval_batch_size": self.per_device_eval_batch_size,
-            "gradient_accumulation_steps": self.gradient_accumulation_steps,
-            "lora_r": self.lora_r,
-            "lora_alpha": self.lora_alpha,
-            "logging_steps": self.logging_steps,
-            "save_steps": self.save_steps,
-            "dpo_beta": self.dpo_beta,
-            "eval_generation_samples": self.eval_generation_samples,
-            "max_completion_length": self.max_completion_length,
-        }
-        for name, value in positive.items():
-            if value <= 0:
-                yield f"{name} must be positive, got {value}"
-        if self.reward_batch_size is not None and self.reward_batch_size <= 0:
-            yield f"reward_batch_size must be positive, got {self.reward_batch_size}"
-        if self.num_generations < 2:
-            yield f"num_generations must be at least 2 (answers are compared within a group), got {self.num_generations}"
-        if self.reward_max_steps == 0 or self.reward_max_steps < -1:
+        if self.reward_max_steps == 0:
             yield f"reward_max_steps must be positive, or -1 to run all epochs; got {self.reward_max_steps}"
-        if self.eval_steps is not None and self.eval_steps <= 0:
-            yield f"eval_steps must be positive, got {self.eval_steps}"
-        if self.max_steps == 0 or self.max_steps < -1:
+        if self.max_steps == 0:
             yield f"max_steps must be positive, or -1 to run all epochs; got {self.max_steps}"
-        if self.max_seq_length < 16:
-            yield f"max_seq_length must be at least 16, got {self.max_seq_length}"
-        if not 0.0 <= self.lora_dropout < 1.0:
-            yield f"lora_dropout must be in [0, 1), got {self.lora_dropout}"
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            yield f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}"
-        if self.weight_decay < 0 or self.max_grad_norm <= 0:
-            yield "weight_decay must be >= 0 and max_grad_norm > 0"
         if self.bf16 and self.fp16:
             yield "bf16 and fp16 cannot both be on; pick one precision"
         if self.finetuning_type == "full" and (self.use_4bit or self.strategy == "qlora"):
             yield "full fine-tuning cannot train 4-bit weights; use finetuning_type 'lora' or turn use_4bit off"
+
+    @classmethod
+    def input_names(cls, name: str) -> tuple[str, ...]:
+        """The keys a config may give field ``name`` under: its name and its aliases."""
+        alias = cls.model_fields[name].validation_alias
+        return tuple(alias.choices) if isinstance(alias, AliasChoices) else (name,)
+
+    @classmethod
+    def field_for_input_name(cls, key: str) -> str | None:
+        """The field a config key sets (a name or an alias), None for an unknown key."""
+        return next((name for name in cls.model_fields if key in cls.input_names(name)), None)
 
     @property
     def run_name(self) -> str:
@@ -208,11 +184,17 @@ def parse_training_config(data: dict[str, Any] | str | Path) -> TrainingConfig:
 
 
 def _describe(exc: ValidationError) -> str:
+    """The validation errors in words; a broken bound reads "learning_rate must be positive, got 0"."""
     parts = []
     for err in exc.errors():
-        field = ".".join(str(p) for p in err.get("loc", ()))
+        loc = err.get("loc", ())
+        field = ".".join(str(p) for p in loc)
         msg = err.get("msg", "invalid").removeprefix("Value error, ")
+        name = TrainingConfig.field_for_input_name(str(loc[0])) if len(loc) == 1 else None
         if err.get("type") == "extra_forbidden":
             msg = "unknown field (check the spelling)"
+        elif err.get("type") in BOUND_ERRORS and name:
+            parts.append(f"{field} must be {field_bounds(TrainingConfig.model_fields[name]).words()}, got {err['input']}")
+            continue
         parts.append(f"{field}: {msg}" if field else msg)
     return "Invalid training config: " + "; ".join(parts)

@@ -12,12 +12,13 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..data.formats import SHAPES_FOR_TASK, apply_column_mapping, detect_shape
+from ..data.formats import apply_column_mapping, detect_shape
 from ..data.loading import SUPPORTED_EXTENSIONS, load_dataset_source
-from ..data.samples import SAMPLES_DIR
+from ..data.samples import SAMPLES_DIR, sample_dataset_paths
 from ..evaluation.dataset_validator import DatasetValidator
 from ..exceptions import DatasetValidationError, ModelForgeException
 from ..heavy_imports import wait_for_imports
+from ..schemas.tasks import TASK_TABLE
 from ..settings import Settings
 
 PREVIEW_ROWS = 5
@@ -45,6 +46,16 @@ class DatasetService:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+
+    @property
+    def file_extensions(self) -> tuple[str, ...]:
+        """The file types a dataset can be read from (and uploaded as)."""
+        return SUPPORTED_EXTENSIONS
+
+    @staticmethod
+    def sample_paths() -> dict[str, str]:
+        """The bundled sample datasets: key (``sft``, ``dpo``, a task, ``qa-demo``) -> absolute path."""
+        return sample_dataset_paths()
 
     def store_upload(self, temp_path: str | Path) -> str:
         """Copy an uploaded file into ``uploads/`` (named by content hash); return the stored path."""
@@ -99,7 +110,7 @@ class DatasetService:
             preview.message = f"{exc.message} {exc.hint}".strip()
             return preview
         preview.shape = shape.value
-        accepted = SHAPES_FOR_TASK.get(task, ())
+        accepted = TASK_TABLE[task].shapes if task in TASK_TABLE else ()
         if shape not in accepted:
             preview.message = (
                 f"Records of shape '{shape.value}' cannot train the task '{task}'; "

@@ -13,6 +13,7 @@ from typing import Any
 from ..data.pipeline import load_validated_dataset
 from ..exceptions import ModelAccessError
 from ..heavy_imports import wait_for_imports
+from ..model_kinds import ModelKind
 from ..providers.model_classes import check_model_serves_task
 from ..providers.model_source import read_model_config
 from .model_service import ModelService
@@ -49,7 +50,7 @@ class EvaluationService:
         base_id = record["base_model"]
         auto_class = getattr(transformers, check_model_serves_task(base_id, read_model_config(base_id), task))
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
-        seq2seq = auto_class.__name__ == "AutoModelForSeq2SeqLM"
+        seq2seq = auto_class.__name__ == ModelKind.SEQ2SEQ.auto_class
         base = auto_class.from_pretrained(base_id).eval()
         if (folder / "adapter_config.json").is_file():
             from peft import PeftModel

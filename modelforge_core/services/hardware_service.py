@@ -1,7 +1,8 @@
 """``HardwareService``: what this machine has, its compute profile, what it can train, and whether a run fits.
 
 Readings come from ``modelforge_core.hardware`` (NVML, torch, psutil); the profile rule is in
-``hardware/profiles.py``; the memory estimator in ``hardware/estimator.py``.
+``hardware/profiles.py``; the memory estimator in ``hardware/estimator.py`` (its ``Verdict`` is offered
+here too, for the UI).
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ import psutil
 from ..exceptions import ConfigurationError, ModelAccessError
 from ..hardware import detection
 from ..hardware.catalog import known_config
-from ..hardware.estimator import GB, TrainingPlan, estimate_memory, suggest, verdict
+from ..hardware.estimator import GB, TrainingPlan, Verdict, estimate_memory, suggest, verdict
 from ..hardware.model_shape import model_shape
 from ..hardware.profiles import PROFILE_REFERENCE_MEMORY_GB, compute_profile, profile_defaults
-from ..hardware.recommendations import TASK_STRATEGIES, recommend
+from ..hardware.recommendations import recommend
+from ..model_kinds import ModelKind
 from ..settings import Settings
+from ..strategies.strategy_factory import StrategyFactory
+from .machine import Machine
 
-VERDICT_WORDS = {"fits": "fits", "tight": "tight: it may run out of memory", "will_not_fit": "will not fit"}
 # The CPU load is the busy share of the CPU time between two readings: the first reading (or one after
 # a long pause) measures this long a window; later ones the time since the previous reading.
 CPU_FIRST_WINDOW_S = 0.25
@@ -119,6 +122,10 @@ class HardwareService:
             )
         return machine
 
+    def machine(self) -> Machine:
+        """``detect()``'s report, read by attribute."""
+        return Machine.from_report(self.detect())
+
     def live(self) -> dict:
         """Current load: GPU memory and utilization per GPU, CPU percent and RAM in use."""
         gpus, _ = detection.nvidia_gpus()
@@ -167,8 +174,8 @@ class HardwareService:
     def recommendations(self, task: str, machine: dict | None = None) -> list[dict]:
         """Models for ``task`` that fit this machine, with their strategy, size and estimated peak;
         the demo model last (it trains offline)."""
-        if task not in TASK_STRATEGIES:
-            raise ConfigurationError(f"Unknown task '{task}'.", f"Pick one of: {', '.join(TASK_STRATEGIES)}.")
+        if task not in StrategyFactory.tasks():
+            raise ConfigurationError(f"Unknown task '{task}'.", f"Pick one of: {', '.join(StrategyFactory.tasks())}.")
         machine = machine or self.detect()
         return recommend(
             task, _budget_gb(machine), machine["compute_profile"], machine["training_device"], machine["torch"]["bf16"],
@@ -192,7 +199,7 @@ class HardwareService:
         }
         other = estimate_memory(shape, replace(plan, gradient_checkpointing=not plan.gradient_checkpointing), reward)
         result["other_checkpointing"] = {"gradient_checkpointing": not plan.gradient_checkpointing, "peak_gb": round(other.total / GB, 3)}
-        wanted = always_suggest or result["verdict"] != "fits"
+        wanted = always_suggest or result["verdict"] is not Verdict.FITS
         result["suggestions"] = suggest(shape, plan, budget, reward) if wanted else []
         return result
 
@@ -223,7 +230,7 @@ def _shape_and_plan(config, device: str):
     shape = model_shape(model_config, model_class)
     reward = None
     if config.strategy == "rlhf" and config.reward_model:
-        reward = model_shape(read_model_config(config.reward_model), "AutoModelForSequenceClassification")
+        reward = model_shape(read_model_config(config.reward_model), ModelKind.REWARD.auto_class)
     return shape, TrainingPlan.from_config(config, device), reward
 
 

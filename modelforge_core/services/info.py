@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 from .. import __version__
 from ..providers.provider_factory import ProviderFactory
 from ..strategies.strategy_factory import StrategyFactory
 
 
-def system_info() -> dict:
+@dataclass(frozen=True)
+class SystemInfo:
+    """The names that work here; ``to_dict()`` is its JSON shape (``info --json``, ``GET /api/info``)."""
+
+    version: str
+    providers: list[str]
+    unavailable_providers: dict[str, str]
+    strategies: list[str]
+    tasks: list[str]
+    strategies_by_task: dict[str, list[str]]
+
+    def strategies_for(self, task: str) -> list[str]:
+        """The strategies that train ``task`` (none for an unknown task)."""
+        return self.strategies_by_task.get(task, [])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def system_info() -> SystemInfo:
     """Names that work here, for ``info``, ``GET /api/info`` and the UI's choices."""
     availability = ProviderFactory.available()
-    return {
-        "version": __version__,
-        "providers": [name for name, reason in availability.items() if reason is None],
-        "unavailable_providers": {name: reason for name, reason in availability.items() if reason},
-        "strategies": StrategyFactory.names(),
-        "tasks": StrategyFactory.tasks(),
-        "strategies_by_task": {task: [s for s in StrategyFactory.names() if task in StrategyFactory.get_class(s).supported_tasks] for task in StrategyFactory.tasks()},
-    }
+    return SystemInfo(
+        version=__version__,
+        providers=[name for name, reason in availability.items() if reason is None],
+        unavailable_providers={name: reason for name, reason in availability.items() if reason},
+        strategies=StrategyFactory.names(),
+        tasks=StrategyFactory.tasks(),
+        strategies_by_task={task: StrategyFactory.strategies_for(task) for task in StrategyFactory.tasks()},
+    )

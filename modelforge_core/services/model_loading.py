@@ -8,6 +8,7 @@ from typing import Any
 
 from ..exceptions import HardwareError, ModelAccessError
 from ..heavy_imports import wait_for_imports
+from ..model_kinds import ModelKind
 from ..providers.model_classes import check_model_serves_task
 from ..providers.model_source import read_model_config
 
@@ -19,7 +20,7 @@ class LoadedModel:
     record: dict
     model: Any
     tokenizer: Any
-    kind: str  # causal, seq2seq or qa
+    kind: ModelKind
     has_adapter: bool
     device: str
 
@@ -64,5 +65,4 @@ def load_registered_model(record: dict, device: str) -> LoadedModel:
         ) from exc
     except OSError as exc:
         raise ModelAccessError(f"Could not load '{record['name']}': {exc}", "Check the base model is still reachable.") from exc
-    kind = {"AutoModelForSeq2SeqLM": "seq2seq", "AutoModelForQuestionAnswering": "qa"}.get(class_name, "causal")
-    return LoadedModel(record, model, tokenizer, kind, has_adapter, device)
+    return LoadedModel(record, model, tokenizer, ModelKind.of_auto_class(class_name), has_adapter, device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..database.database_manager import DatabaseManager
@@ -18,6 +19,24 @@ from ..settings import Settings
 
 logger = get_logger("models")
 MAX_NAME_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class ModelCardSections:
+    """A model card (the folder's README.md) in its two parts: the Hub's YAML front matter and the Markdown body."""
+
+    front_matter: str
+    body: str
+
+    @classmethod
+    def of(cls, text: str) -> ModelCardSections:
+        """Split a card's text; a card that does not open with a ``---`` line has no front matter."""
+        lines = text.split("\n")
+        if lines[0].strip() == "---":
+            for end, line in enumerate(lines[1:], start=1):
+                if line.strip() == "---":
+                    return cls("\n".join(lines[1:end]), "\n".join(lines[end + 1:]).strip("\n"))
+        return cls("", text)
 
 
 def _clean_name(name: str) -> str:
@@ -100,6 +119,11 @@ class ModelService:
                 "List the models with `python -m modelforge_core models list`.",
             )
         return model
+
+    def model_card(self, id_or_name: str) -> ModelCardSections | None:
+        """The model's card, split into front matter and body; None when its folder holds no README.md."""
+        card = Path(self.get_model(id_or_name)["path"]) / "README.md"
+        return ModelCardSections.of(card.read_text(encoding="utf-8")) if card.is_file() else None
 
     def rename_model(self, id_or_name: str, new_name: str) -> dict:
         """Give a model a new registry name (its folder stays; its card and metadata take the new name).

@@ -26,6 +26,7 @@ from ..schemas import TrainingConfig
 from ..settings import Settings
 from ..training.events import EventLog
 from ..training.run_files import RunFiles
+from .model_catalog import ModelCatalog
 from .run_validation import validate_run
 from .worker_process import kill_process, process_alive, spawn_worker
 
@@ -39,11 +40,12 @@ def _now() -> datetime:
 
 
 class TrainingService:
-    """The training jobs of one MODELFORGE_HOME."""
+    """The training jobs of one MODELFORGE_HOME; ``catalog`` builds the demo models a job may name."""
 
-    def __init__(self, db: DatabaseManager, settings: Settings):
+    def __init__(self, db: DatabaseManager, settings: Settings, catalog: ModelCatalog | None = None):
         self.db = db
         self.settings = settings.ensure_dirs()
+        self.catalog = catalog or ModelCatalog(self.settings)
         self._processes: dict[str, Any] = {}
         self._lock_path = self.settings.runs_dir / ".dispatch.lock"
         self._dispatcher: threading.Thread | None = None
@@ -74,6 +76,17 @@ class TrainingService:
         log.info("job submitted", extra={"fields": {"job_id": job_id, "model": config.model_name}})
         self.dispatch()
         return self.get_job(job_id)
+
+    def submit_when_ready(self, config: TrainingConfig | dict) -> dict:
+        """``submit``, once the model is there: a demo model not built yet is built first (while the app
+        still imports the training libraries, this waits for them). The UI and the APIs submit this way."""
+        if isinstance(config, TrainingConfig):
+            model_name = config.model_name
+        else:  # a config still to validate: whatever it names (submit says what is wrong with it)
+            model_name = config.get("model_name") if isinstance(config, dict) else None
+        if isinstance(model_name, str):
+            self.catalog.ensure_ready(model_name)
+        return self.submit(config)
 
     # -- reading ----------------------------------------------------------------------------
 

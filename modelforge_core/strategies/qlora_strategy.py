@@ -7,6 +7,7 @@ The worker loads the model through the QuantizationFactory because ``requires_4b
 
 from __future__ import annotations
 
+from ..schemas.tasks import supervised_shapes
 from .sft_strategy import SFTStrategy
 
 
@@ -17,6 +18,7 @@ class QLoRAStrategy(SFTStrategy):
     # Extractive QA encoders are left out: bitsandbytes 0.50's CPU 4-bit kernels fail on their biased
     # linear layers during backward ("a view of a leaf Variable ... in-place"); not yet tried on a GPU.
     supported_tasks = ("text-generation", "summarization")
+    accepted_shapes = supervised_shapes(supported_tasks)
 
     def get_strategy_name(self) -> str:
         return "qlora"

@@ -11,38 +11,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..data.formats import RecordShape
 from ..exceptions import ModelAccessError
-from .dpo_strategy import prepare_preference_dataset
-from .lora import attach_lora
+from .preference_strategy import PreferenceStrategy
 from .rlhf_trainer import RLHFTrainer
 from .training_args import common_training_kwargs
 
 
-class RLHFStrategy:
+class RLHFStrategy(PreferenceStrategy):
     """Reward model (TRL RewardTrainer) then online policy optimisation (TRL GRPOTrainer)."""
 
-    supported_tasks = ("text-generation",)
-    accepted_shapes = (RecordShape.PREFERENCE,)
-    requires_4bit = False
-    reports_perplexity = False
     final_metric_keys = {"eval_loss": "reward_model_eval_loss"}
-
-    def __init__(self, provider: Any = None, output_dir: str | Path | None = None):
-        self.provider = provider
-        self.output_dir = Path(output_dir) if output_dir else Path("checkpoints")
 
     def get_strategy_name(self) -> str:
         return "rlhf"
 
-    def get_required_dataset_fields(self) -> list[str]:
-        return ["prompt", "chosen", "rejected"]
-
-    def prepare_model(self, model: Any, config: Any) -> Any:
-        return model if config.finetuning_type == "full" else attach_lora(model, config, self.provider)
-
-    def prepare_dataset(self, dataset: Any, tokenizer: Any, config: Any) -> Any:
-        return prepare_preference_dataset(dataset, tokenizer)
+    def extra_metrics(self, trainer: RLHFTrainer) -> dict[str, Any]:
+        """The reward model's held-out accuracy, the policy's reward and KL (``RLHFTrainer.extra_metrics``)."""
+        return trainer.extra_metrics()
 
     def _reward_trainer(self, config: Any, train_dataset: Any, eval_dataset: Any, tokenizer: Any, callbacks: list) -> Any:
         from peft import LoraConfig

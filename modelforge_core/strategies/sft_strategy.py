@@ -11,36 +11,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..data.formats import RecordShape, detect_shape
+from ..model_kinds import ModelKind
+from ..schemas.tasks import supervised_shapes
 from .lora import attach_lora, model_kind
 from .training_args import common_training_kwargs
 
-SFT_SHAPES = (
-    RecordShape.MODELFORGE,
-    RecordShape.ALPACA,
-    RecordShape.PROMPT_COMPLETION,
-    RecordShape.CONVERSATIONAL,
-    RecordShape.SHAREGPT,
-    RecordShape.TEXT,
-    RecordShape.SUMMARIZATION,
-    RecordShape.EXTRACTIVE_QA,
-)
+if TYPE_CHECKING:
+    from ..providers import ModelProvider
 
 
 class SFTStrategy:
     """Supervised fine-tuning: prompt -> completion pairs, chats, plain text, documents, QA spans."""
 
     supported_tasks = ("text-generation", "summarization", "extractive-question-answering")
-    accepted_shapes = SFT_SHAPES
+    accepted_shapes = supervised_shapes(supported_tasks)
     requires_4bit = False
     reports_perplexity = True
 
-    def __init__(self, provider: Any = None, output_dir: str | Path | None = None):
+    def __init__(self, provider: ModelProvider, output_dir: str | Path):
         self.provider = provider
-        self.output_dir = Path(output_dir) if output_dir else Path("checkpoints")
-        self.kind = "causal"
+        self.output_dir = Path(output_dir)
+        self.kind = ModelKind.CAUSAL
         self.notes: list[str] = []
 
     def get_strategy_name(self) -> str:
@@ -52,15 +46,15 @@ class SFTStrategy:
     @property
     def final_metric_keys(self) -> dict[str, str]:
         keys = {"eval_loss": "eval_loss"}
-        if self.kind != "qa":
+        if self.kind is not ModelKind.QA:
             keys["eval_perplexity"] = "perplexity"
-        if self.kind == "causal":
+        if self.kind is ModelKind.CAUSAL:
             keys["eval_mean_token_accuracy"] = "token_accuracy"
         return keys
 
     def prepare_model(self, model: Any, config: Any) -> Any:
         self.kind = model_kind(model)
-        self.reports_perplexity = self.kind != "qa"
+        self.reports_perplexity = self.kind is not ModelKind.QA
         if config.finetuning_type == "full":
             if config.gradient_checkpointing:
                 model.gradient_checkpointing_enable()
@@ -68,11 +62,11 @@ class SFTStrategy:
         return attach_lora(model, config, self.provider)
 
     def prepare_dataset(self, dataset: Any, tokenizer: Any, config: Any) -> Any:
-        if self.kind == "seq2seq":
+        if self.kind is ModelKind.SEQ2SEQ:
             from ..tasks.summarization import tokenize_seq2seq
 
             return tokenize_seq2seq(dataset, tokenizer, config.max_seq_length, config.task)
-        if self.kind == "qa":
+        if self.kind is ModelKind.QA:
             from ..tasks.extractive_qa import tokenize_qa
 
             return tokenize_qa(dataset, tokenizer, config.max_seq_length)
@@ -90,8 +84,12 @@ class SFTStrategy:
         if config.task == "summarization" and detect_shape(eval_rows.column_names) is not RecordShape.SUMMARIZATION:
             return None  # ROUGE needs document/summary rows
         rows = eval_rows.select(range(min(config.eval_generation_samples, len(eval_rows))))
-        seq2seq = self.kind == "seq2seq"
+        seq2seq = self.kind is ModelKind.SEQ2SEQ
         return lambda model: evaluate_task(model, tokenizer, rows, config.task, seq2seq=seq2seq, max_length=config.max_seq_length)
+
+    def extra_metrics(self, trainer: Any) -> dict[str, Any]:
+        """None: the eval metrics (``final_metric_keys``) and the task evaluator's say it all."""
+        return {}
 
     def _loss_type(self, model: Any, config: Any) -> str:
         """TRL's chunked loss (same loss; the output layer skips prompt tokens) unless LoRA wraps the output layer."""
@@ -132,7 +130,7 @@ class SFTStrategy:
     ) -> Any:
         self.notes = []
         kwargs = common_training_kwargs(config, self.output_dir, eval_dataset is not None)
-        if self.kind == "seq2seq":
+        if self.kind is ModelKind.SEQ2SEQ:
             from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
             return Seq2SeqTrainer(
@@ -140,7 +138,7 @@ class SFTStrategy:
                 eval_dataset=eval_dataset, data_collator=DataCollatorForSeq2Seq(tokenizer, model=model),
                 processing_class=tokenizer, callbacks=callbacks,
             )
-        if self.kind == "qa":
+        if self.kind is ModelKind.QA:
             from transformers import Trainer, TrainingArguments, default_data_collator
 
             return Trainer(

@@ -1,47 +1,28 @@
-"""``StrategyFactory``: strategy name -> class. Adding a strategy is one file and one line here.
+"""``StrategyFactory``: strategy name -> class.
 
-A strategy is listed only once it trains end to end.
+Adding a strategy: write a class with every member of ``TrainingStrategy`` (modelforge_core/strategies/
+__init__.py), built as ``MyStrategy(provider=..., output_dir=...)``, in its own file, then register it
+with one line at the bottom of this file (training runs in a worker process that imports this
+file, so a registration made elsewhere must be in a module the worker imports too)::
+
+    StrategyFactory.register("my_strategy", MyStrategy)
+
+Configs then name it (``"strategy": "my_strategy"``). A strategy is listed only once it trains end to end.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..exceptions import ConfigurationError
+from ..registry import Registry
+from . import TrainingStrategy
 from .dpo_strategy import DPOStrategy
 from .qlora_strategy import QLoRAStrategy
 from .rlhf_strategy import RLHFStrategy
 from .sft_strategy import SFTStrategy
 
 
-class StrategyFactory:
-    """Creates strategies by name."""
-
-    _strategies = {
-        "sft": SFTStrategy,
-        "qlora": QLoRAStrategy,
-        "dpo": DPOStrategy,
-        "rlhf": RLHFStrategy,
-    }
-
-    @classmethod
-    def names(cls) -> list[str]:
-        return list(cls._strategies)
-
-    @classmethod
-    def get_class(cls, name: str) -> type:
-        try:
-            return cls._strategies[name]
-        except KeyError:
-            raise ConfigurationError(
-                f"Unknown strategy '{name}'. Valid strategies: {', '.join(cls._strategies)}.",
-                "Set \"strategy\" to one of the names listed.",
-            ) from None
-
-    @classmethod
-    def create(cls, name: str, **kwargs: Any):
-        """A new strategy (``provider=``, ``output_dir=`` are passed on)."""
-        return cls.get_class(name)(**kwargs)
+class StrategyFactory(Registry[TrainingStrategy], kind="strategy", plural="strategies", error=ConfigurationError):
+    """Creates strategies by name (``create(name, provider=..., output_dir=...)``) and says what they train."""
 
     @classmethod
     def check_task(cls, name: str, task: str) -> None:
@@ -54,9 +35,20 @@ class StrategyFactory:
             )
 
     @classmethod
+    def strategies_for(cls, task: str) -> list[str]:
+        """The registered strategies that train ``task``, in registration order (sft, qlora, dpo, rlhf)."""
+        return [name for name in cls.names() if task in cls.get_class(name).supported_tasks]
+
+    @classmethod
     def tasks(cls) -> list[str]:
         """Every task that at least one strategy trains."""
         seen: list[str] = []
-        for strategy in cls._strategies.values():
-            seen += [t for t in strategy.supported_tasks if t not in seen]
+        for name in cls.names():
+            seen += [t for t in cls.get_class(name).supported_tasks if t not in seen]
         return seen
+
+
+StrategyFactory.register("sft", SFTStrategy)
+StrategyFactory.register("qlora", QLoRAStrategy)
+StrategyFactory.register("dpo", DPOStrategy)
+StrategyFactory.register("rlhf", RLHFStrategy)

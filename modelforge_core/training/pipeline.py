@@ -18,11 +18,13 @@ from ..data.pipeline import load_validated_dataset
 from ..evaluation.splits import train_eval_split
 from ..exceptions import TrainingError
 from ..model_card import write_card_from_metadata, write_model_metadata
+from ..model_kinds import ModelKind
 from ..providers.model_classes import check_model_serves_task
 from ..providers.model_source import read_model_config
 from ..providers.provider_factory import ProviderFactory
 from ..providers.quantization import QuantizationFactory
 from ..schemas import TrainingConfig
+from ..strategies import TrainingStrategy
 from ..strategies.lora import count_parameters
 from ..strategies.strategy_factory import StrategyFactory
 from ..strategies.training_args import resolve_precision
@@ -34,7 +36,7 @@ from .task_metrics import TaskMetricsCallback
 
 # Task heads trained in full next to LoRA: kept out of 4-bit quantization (and the lm_head, which
 # transformers keeps out anyway).
-FULL_PRECISION_HEADS = {"AutoModelForQuestionAnswering": ["qa_outputs"]}
+FULL_PRECISION_HEADS = {ModelKind.QA.auto_class: ["qa_outputs"]}
 
 
 @dataclass
@@ -51,7 +53,7 @@ class PreparedRun:
     """A trainer ready to train, with what the rest of the run needs."""
 
     config: TrainingConfig
-    strategy: Any
+    strategy: TrainingStrategy
     tokenizer: Any
     trainer: Any
     callback: EventCallback
@@ -121,12 +123,12 @@ def prepare_run(
 
     callback = EventCallback(events, run.stop_request, on_progress, perplexity=strategy.reports_perplexity, clock=clock)
     callbacks = [callback]
-    evaluator = getattr(strategy, "task_evaluator", lambda *a: None)(tokenizer, config, eval_rows)
+    evaluator = strategy.task_evaluator(tokenizer, config, eval_rows)
     task_metrics = TaskMetricsCallback(events, evaluator) if evaluator else None
     if task_metrics:
         callbacks.append(task_metrics)
     trainer = strategy.create_trainer(model, train_data, eval_data, tokenizer, config, callbacks)
-    for note in getattr(strategy, "notes", []):
+    for note in strategy.notes:
         events.log(note)
     return PreparedRun(config, strategy, tokenizer, trainer, callback, task_metrics, eval_data is not None, trainable, total)
 
@@ -158,8 +160,7 @@ def run_training(
     metrics = _final_metrics(trainer, train_output, callback, prepared.has_eval, prepared.strategy)
     if prepared.task_metrics:
         metrics.update(prepared.task_metrics.final_metrics())
-    if hasattr(trainer, "extra_metrics"):
-        metrics.update(trainer.extra_metrics())
+    metrics.update(prepared.strategy.extra_metrics(trainer))
     metrics.update(trainable_params=prepared.trainable, total_params=prepared.total, runtime_s=round(time.monotonic() - started, 1))
     _phase(events, clock, "saving", "Saving the model")
     _save_model(trainer, prepared.tokenizer, config, output_dir, metrics, trainable_only=config.finetuning_type == "lora")
@@ -188,7 +189,7 @@ def _checkpoint_to_resume(run: RunFiles) -> Path:
     return checkpoint
 
 
-def _final_metrics(trainer: Any, train_output: Any, callback: EventCallback, has_eval: bool, strategy: Any) -> dict:
+def _final_metrics(trainer: Any, train_output: Any, callback: EventCallback, has_eval: bool, strategy: TrainingStrategy) -> dict:
     """Train loss and steps; with an eval split, the strategy's final metrics and their values at step 0."""
     metrics: dict[str, Any] = {
         "train_loss": round(train_output.training_loss, 4),
