@@ -151,7 +151,10 @@ def test_three_starts_queue_up_and_stop_acts_on_the_job_on_screen(app, page):
     assert statuses == {first["job_id"]: "running", second["job_id"]: "queued", third["job_id"]: "stopped"}, statuses
 
     seconds = _pick_job(page, first["job_id"])
-    assert seconds < 1.0, f"the picked job streams within a second (took {seconds:.2f} s)"
+    # at once (about a second on an idle machine), not when another job's stream ends (minutes away
+    # here, as before issue 14); the ceiling is sized for a busy CI machine (the live view's latency is
+    # benchmarked by bench/ui_latency.py)
+    assert seconds < 10.0, f"the picked job streams at once, not after another job's stream (took {seconds:.2f} s)"
     shown = _wait_progress(page, lambda p: p["job"] == first["job_id"] and p["status"] == "running")
     _wait_progress(page, lambda p: p["job"] == first["job_id"] and p["step"] > shown["step"])  # live, not a snapshot
     page.click("#mf-stop")
