@@ -1,11 +1,30 @@
-"""All API routes under ``/api``; every route but health requires auth when the app has it."""
+"""All API routes under ``/api``, and the API's docs; every route but health requires auth when the app has it."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 
 from . import finetuning_router, models_router, system_router
 from .security import require_auth
+
+
+def openapi_schema(request: Request) -> dict:
+    """The app's OpenAPI schema (FastAPI builds it from the routes)."""
+    return request.app.openapi()
+
+
+def swagger_page() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="ModelForge API")
+
+
+def doc_routes() -> list:
+    """``/openapi.json`` and ``/docs``, behind the same auth as the API."""
+    docs = APIRouter(dependencies=[Depends(require_auth)])
+    docs.add_api_route("/openapi.json", openapi_schema, methods=["GET"], include_in_schema=False)
+    docs.add_api_route("/docs", swagger_page, methods=["GET"], include_in_schema=False)
+    return list(docs.routes)
 
 
 def api_routes() -> list:

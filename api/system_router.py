@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import Body, Depends, Query
 
 from modelforge_core import __version__
-from modelforge_core.dependencies import get_hardware_service
+from modelforge_core.dependencies import get_hardware_service, get_path_policy
 from modelforge_core.schemas import parse_training_config
 from modelforge_core.services.hardware_service import HardwareService
 from modelforge_core.services.info import system_info
+from modelforge_core.services.path_access import PathPolicy
 
 
 def health() -> dict:
@@ -18,7 +19,7 @@ def health() -> dict:
 
 
 def info() -> dict:
-    """Providers, strategies and tasks that work here."""
+    """Providers, strategies and tasks that work here; ``access``: local or shared, and the allowed folders."""
     return system_info().to_dict()
 
 
@@ -29,9 +30,15 @@ def hardware(service: HardwareService = Depends(get_hardware_service)) -> dict:
 def estimate(
     config: dict[str, Any] = Body(..., description="A TrainingConfig; the dataset is not read."),
     service: HardwareService = Depends(get_hardware_service),
+    policy: PathPolicy = Depends(get_path_policy),
 ) -> dict:
-    """Peak memory of training this config here: components, verdict, and changes that would make it fit."""
-    return service.estimate(parse_training_config({"dataset": "(estimate)", **config}))
+    """Peak memory of training this config here: components, verdict, and changes that would make it fit.
+
+    It reads the model's config.json, so a local model folder must be one the path policy allows.
+    """
+    parsed = parse_training_config({"dataset": "(estimate)", **config})
+    policy.check_model(parsed.model_name)
+    return service.estimate(parsed)
 
 
 def recommendations(

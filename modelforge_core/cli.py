@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     stop.add_argument("job_id")
     stop.add_argument("--force", action="store_true", help="Kill at once; keeps only the last periodic checkpoint.")
 
-    models = sub.add_parser("models", help="List, show or delete registered models.")
+    models = sub.add_parser("models", help="List, show or delete registered models; rescan the model folders.")
     models_sub = models.add_subparsers(dest="action", required=True)
     models_list = models_sub.add_parser("list")
     models_list.add_argument("--json", action="store_true")
@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     delete = models_sub.add_parser("delete")
     delete.add_argument("model")
     delete.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
+    rescan = models_sub.add_parser(
+        "rescan", help="Register the model folders (MODELFORGE_HOME/models) the registry lacks, e.g. after a lost database."
+    )
+    rescan.add_argument("--json", action="store_true")
 
     evaluate = sub.add_parser("evaluate", help="Evaluate a registered model and its base on a dataset.")
     evaluate.add_argument("model", help="Model id or name (see `models list`).")
@@ -130,7 +134,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         else:
             for job in jobs:
                 job["model"] = job["config"].get("model_name")
-            print_table(jobs, ["id", "status", "current_step", "total_steps", "model", "created_at", "model_id"])
+            print_table(jobs, ["id", "status", "queue_position", "current_step", "total_steps", "model", "created_at", "model_id"])
         return EXIT_OK
     if args.action == "show":
         print_json(service.get_job(args.job_id))
@@ -170,6 +174,15 @@ def cmd_models(args: argparse.Namespace) -> int:
                 return EXIT_OK
         result = service.delete_model(model["id"])
         print(result.get("message") or f"Deleted {model['name']}.")
+    elif args.action == "rescan":
+        from .services.registry_rescan import rescan_models
+        from .settings import get_settings
+
+        report = rescan_models(service, get_settings().ensure_dirs())
+        if args.json:
+            print_json(report.to_dict())
+        else:
+            print("\n".join(report.summary_lines()))
     return EXIT_OK
 
 

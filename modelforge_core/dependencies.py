@@ -1,8 +1,9 @@
 """Factory functions for the services: the one place where they are built and wired.
 
 The app (its API routes use them with FastAPI's ``Depends``), the UI and the CLI call these. They
-take no arguments: settings come from the environment (MODELFORGE_HOME, MODELFORGE_DATABASE_URL),
-and services are cached per settings, so a changed environment gets fresh ones.
+take no arguments: settings come from the environment (MODELFORGE_HOME, MODELFORGE_DATABASE_URL, and
+the access mode app.py sets: MODELFORGE_EXPOSED, MODELFORGE_ALLOW_PATHS), and services are cached
+per settings, so a changed environment gets fresh ones.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .services.export_service import ExportService
 from .services.hardware_service import HardwareService
 from .services.model_catalog import ModelCatalog
 from .services.model_service import ModelService
+from .services.path_access import PathPolicy
 from .services.playground_service import PlaygroundService
 from .services.training_service import ACTIVE_JOB_STATES, TrainingService
 from .settings import Settings, get_settings
@@ -62,6 +64,11 @@ def get_training_service() -> TrainingService:
     return _training_for(_settings())
 
 
+def get_path_policy() -> PathPolicy:
+    """Which paths from user input may be read and written (all of them unless the app is shared)."""
+    return PathPolicy.from_settings(_settings())
+
+
 def get_dataset_service() -> DatasetService:
     return DatasetService(_settings())
 
@@ -80,8 +87,8 @@ def get_playground_service() -> PlaygroundService:
 
 
 def get_export_service() -> ExportService:
-    return ExportService(get_model_service())
+    return ExportService(get_model_service(), get_path_policy())
 
 
 def get_evaluation_service() -> EvaluationService:
-    return EvaluationService(get_model_service())
+    return EvaluationService(get_model_service(), get_path_policy())

@@ -82,6 +82,13 @@ class NotFoundError(ModelForgeException):
     http_status = 404
 
 
+class PathNotAllowedError(ModelForgeException):
+    """A path from user input lies outside what a shared app may read or write."""
+
+    default_hint = "Upload the file instead, or start the app with --allow-path DIR for the folder that holds it."
+    http_status = 403
+
+
 EXCEPTIONS_BY_NAME = {
     cls.__name__: cls
     for cls in (
@@ -94,5 +101,6 @@ EXCEPTIONS_BY_NAME = {
         HardwareError,
         DatabaseError,
         NotFoundError,
+        PathNotAllowedError,
     )
 }

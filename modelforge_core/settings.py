@@ -1,7 +1,11 @@
 """Paths, database URL and offline detection, read from the environment.
 
 ``MODELFORGE_HOME`` (default: the platform's user data folder) holds ``database/``, ``runs/``,
-``models/``, ``demo/`` and ``uploads/``. ``MODELFORGE_DATABASE_URL`` overrides the SQLite database.
+``models/``, ``demo/``, ``uploads/`` and ``exports/``. ``MODELFORGE_DATABASE_URL`` overrides the SQLite
+database. What the app may reach when others can reach it, and its size limits, are settings too:
+``MODELFORGE_EXPOSED`` (set by ``app.py`` from ``--host``/``--share``/``SPACE_ID``),
+``MODELFORGE_ALLOW_PATHS`` (folders, ``os.pathsep``-separated), ``MODELFORGE_MAX_UPLOAD_MB`` and
+``MODELFORGE_MAX_BODY_MB``.
 """
 
 from __future__ import annotations
@@ -13,14 +17,41 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from .exceptions import ConfigurationError
+
 HUB_HOST = "huggingface.co"
 HUB_PROBE_TIMEOUT_S = 1.5
 _TRUTHY = {"1", "true", "yes", "on"}
+DEFAULT_MAX_UPLOAD_MB = 1024.0
+DEFAULT_MAX_BODY_MB = 1.0
+MEGABYTE = 1024 * 1024
 _offline_cache: dict[str, tuple[float, bool]] = {}
 
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUTHY
+
+
+def _env_megabytes(name: str, default: float) -> float:
+    """A positive size in megabytes from the environment; ConfigurationError in words otherwise."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise ConfigurationError(
+            f"{name} must be a positive number of megabytes, got '{text}'.", f"Set it to e.g. {default:g}, or unset it."
+        )
+    return value
+
+
+def _env_folders(name: str) -> tuple[Path, ...]:
+    """Folders from an ``os.pathsep``-separated variable, resolved (symlinks too); empty entries skipped."""
+    entries = os.environ.get(name, "").split(os.pathsep)
+    return tuple(Path(entry).expanduser().resolve() for entry in entries if entry.strip())
 
 
 def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
@@ -47,9 +78,17 @@ def is_offline() -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved locations; create with :func:`get_settings` or directly in tests."""
+    """Resolved locations and limits; create with :func:`get_settings` or directly in tests.
+
+    ``exposed``: the app is reachable by others, so paths from user input are confined
+    (``services.path_access``); ``allowed_paths``: folders the owner lets them read too.
+    """
 
     home: Path
+    exposed: bool = False
+    allowed_paths: tuple[Path, ...] = ()
+    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
+    max_body_mb: float = DEFAULT_MAX_BODY_MB
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,7 +97,13 @@ class Settings:
             from platformdirs import user_data_dir
 
             home = user_data_dir("modelforge", appauthor=False)
-        return cls(home=Path(home).expanduser().resolve())
+        return cls(
+            home=Path(home).expanduser().resolve(),
+            exposed=_env_flag("MODELFORGE_EXPOSED"),
+            allowed_paths=_env_folders("MODELFORGE_ALLOW_PATHS"),
+            max_upload_mb=_env_megabytes("MODELFORGE_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB),
+            max_body_mb=_env_megabytes("MODELFORGE_MAX_BODY_MB", DEFAULT_MAX_BODY_MB),
+        )
 
     @cached_property
     def database_url(self) -> str:
@@ -80,6 +125,11 @@ class Settings:
     @property
     def uploads_dir(self) -> Path:
         return self.home / "uploads"
+
+    @property
+    def exports_dir(self) -> Path:
+        """Where a shared app writes merged exports (made when the first one is written)."""
+        return self.home / "exports"
 
     def ensure_dirs(self) -> Settings:
         """Create the folders under home; returns self."""

@@ -7,6 +7,8 @@ is found by the training service and marked interrupted.
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import sys
 import time
@@ -16,11 +18,13 @@ from pathlib import Path
 
 from .database.database_manager import DatabaseManager
 from .database.models import ACTIVE_JOB_STATES
-from .exceptions import ModelForgeException, TrainingError
+from .disk import disk_full_error, is_disk_full
+from .exceptions import DatabaseError, ModelForgeException, TrainingError
 from .hardware.oom import is_out_of_memory, out_of_memory_error
 from .logging_config import get_logger, setup_logging
 from .schemas import TrainingConfig
 from .services.model_service import ModelService
+from .services.worker_process import EXIT_DISK_FULL, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .settings import get_settings
 from .training.events import EventLog
 from .training.job_clock import JobClock
@@ -56,17 +60,29 @@ def _progress_writer(db: DatabaseManager, job_id: str):
     return write
 
 
-def _fail(db: DatabaseManager, events: EventLog, job_id: str, error: ModelForgeException) -> None:
-    events.write("end", status="failed", error=error.to_dict())
-    db.transition_job(
-        job_id,
-        ACTIVE_JOB_STATES,
-        "failed",
-        finished_at=_now(),
-        error_type=type(error).__name__,
-        error_message=error.message,
-        error_hint=error.hint,
-    )
+def _fail(db: DatabaseManager, events: EventLog, job_id: str, error: ModelForgeException) -> bool:
+    """Record the failure (the end event, then the job row); False when the row could not be written."""
+    try:
+        events.write("end", status="failed", error=error.to_dict())
+    except OSError as exc:  # a full disk: the job row below is what counts
+        log.warning("end event not written", extra={"fields": {"job_id": job_id, "error": str(exc)}})
+    try:
+        db.transition_job(
+            job_id, ACTIVE_JOB_STATES, "failed", finished_at=_now(),
+            error_type=type(error).__name__, error_message=error.message, error_hint=error.hint,
+        )
+    except DatabaseError as exc:
+        log.error("job failure not recorded", extra={"fields": {"job_id": job_id, "error": str(exc)}})
+        return False
+    return True
+
+
+def _failed(db: DatabaseManager, events: EventLog, job_id: str, error: ModelForgeException, disk_full: bool) -> int:
+    """Record the failure; the exit code tells the service what it must record itself when the row could not be written."""
+    log.error("job failed", extra={"fields": {"job_id": job_id, "error": str(error)}})
+    if _fail(db, events, job_id, error):
+        return EXIT_FAILED
+    return EXIT_DISK_FULL if disk_full else EXIT_FAILED
 
 
 def _import_unsloth_first(config: TrainingConfig) -> None:
@@ -89,7 +105,7 @@ def run_job(job_id: str) -> int:
     job = db.get_job(job_id)
     if job is None:
         log.error("unknown job", extra={"fields": {"job_id": job_id}})
-        return 2
+        return EXIT_USAGE
     run = RunFiles(Path(job["run_dir"]))
     events = EventLog(run.events)
     _request_stop_on_signal(run)
@@ -108,26 +124,23 @@ def run_job(job_id: str) -> int:
     except _StoppedBeforeStart:
         events.write("end", status="stopped", message="Stopped before training started.")
         db.transition_job(job_id, ACTIVE_JOB_STATES, "stopped", finished_at=_now())
-        return 0
-    except ModelForgeException as exc:
-        log.error("job failed", extra={"fields": {"job_id": job_id, "error": str(exc)}})
-        _fail(db, events, job_id, exc)
-        return 1
-    except Exception as exc:  # anything else is a training error, with the traceback in worker.log
-        traceback.print_exc()
-        _fail(db, events, job_id, _as_modelforge_error(exc, run))
-        return 1
+        return EXIT_OK
+    except Exception as exc:  # a user error in words; anything else a training error, its traceback in worker.log
+        if not isinstance(exc, ModelForgeException):
+            _print_traceback()
+        disk_full = is_disk_full(exc)
+        if disk_full:
+            _free_what_failed(run, events)
+        return _failed(db, events, job_id, _as_modelforge_error(exc, run, settings.home, disk_full), disk_full)
 
     if result.status == "stopped":
         events.write("end", status="stopped", message=f"Stopped at step {result.metrics.get('steps')}; checkpoint kept.")
         db.transition_job(job_id, ACTIVE_JOB_STATES, "stopped", finished_at=_now())
-        return 0
+        return EXIT_OK
     return _register(db, settings, events, job_id, config, result)
 
 
 def _register(db, settings, events: EventLog, job_id: str, config: TrainingConfig, result) -> int:
-    import shutil
-
     try:
         model = ModelService(db, settings).register_model(
             name=config.run_name,
@@ -142,18 +155,54 @@ def _register(db, settings, events: EventLog, job_id: str, config: TrainingConfi
         )
     except ModelForgeException as exc:
         shutil.rmtree(result.output_dir, ignore_errors=True)
-        _fail(db, events, job_id, exc)
-        return 1
-    events.write("end", status="completed", model_id=model["id"], model_name=model["name"], metrics=result.metrics)
+        disk_full = is_disk_full(exc)
+        return _failed(db, events, job_id, disk_full_error(settings.home) if disk_full else exc, disk_full)
+    try:
+        events.write("end", status="completed", model_id=model["id"], model_name=model["name"], metrics=result.metrics)
+    except OSError as exc:
+        log.warning("end event not written", extra={"fields": {"job_id": job_id, "error": str(exc)}})
     db.transition_job(job_id, ACTIVE_JOB_STATES, "completed", finished_at=_now(), model_id=model["id"])
-    return 0
+    return EXIT_OK
 
 
 class _StoppedBeforeStart(Exception):
     pass
 
 
-def _as_modelforge_error(exc: Exception, run: RunFiles) -> ModelForgeException:
+def _print_traceback() -> None:
+    """The traceback into worker.log; on a full disk that write fails too, and the job's end matters more."""
+    try:
+        traceback.print_exc()
+        sys.stdout.flush()
+    except OSError:
+        pass
+
+
+def _flush_or_drop_output() -> None:
+    """Flush worker.log; if the disk refuses, drop what is left, so that the exit code stays the one chosen
+    (Python exits 120 when it cannot flush stdout at shutdown)."""
+    for name in ("stdout", "stderr"):
+        try:
+            getattr(sys, name).flush()
+        except (OSError, ValueError):
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 - lives until the process ends
+
+
+def _free_what_failed(run: RunFiles, events: EventLog) -> None:
+    """After a full disk: remove the half-written checkpoints (they are never resumed from), freeing their space."""
+    for folder, problem in run.incomplete_checkpoints().items():
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            events.log(f"{folder.name} was half-written ({problem}) and is removed.", level="warning")
+        except OSError:
+            pass
+
+
+def _as_modelforge_error(exc: Exception, run: RunFiles, home: Path, disk_full: bool) -> ModelForgeException:
+    if disk_full:
+        return disk_full_error(home)
+    if isinstance(exc, ModelForgeException):
+        return exc
     if is_out_of_memory(exc):
         return out_of_memory_error(exc, _memory_suggestions(run))
     return TrainingError(f"Training failed: {type(exc).__name__}: {exc}", f"The full traceback is in {run.log}.")
@@ -176,9 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print("usage: python -m modelforge_core.worker <job_id>", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     setup_logging()
-    return run_job(argv[0])
+    code = run_job(argv[0])
+    _flush_or_drop_output()
+    return code
 
 
 if __name__ == "__main__":

@@ -1,10 +1,18 @@
-"""Shared fixtures: an isolated MODELFORGE_HOME per test, the demo model built once per session."""
+"""Shared fixtures: an isolated MODELFORGE_HOME per test, the demo model built once per session, and the
+test's database: SQLite in that home, or (for tests marked ``both_databases``) also a fresh PostgreSQL one.
+
+The PostgreSQL variants need a server whose URL is in MODELFORGE_TEST_POSTGRES_URL, with a role that may
+create databases (``eval "$(.ci/run postgres)"`` starts one); without it they skip, saying why, unless
+MODELFORGE_TEST_POSTGRES_REQUIRED=1 (CI) makes that a failure.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
+from typing import NoReturn
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -15,6 +23,20 @@ from modelforge_core.data.samples import sample_dataset_paths  # noqa: E402
 from modelforge_core.settings import Settings  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DATABASE_BACKENDS = ("sqlite", "postgresql")
+POSTGRES_URL_VAR, POSTGRES_REQUIRED_VAR = "MODELFORGE_TEST_POSTGRES_URL", "MODELFORGE_TEST_POSTGRES_REQUIRED"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_databases: run the test on SQLite and on PostgreSQL (database_url)")
+
+
+def pytest_generate_tests(metafunc):
+    """A ``both_databases`` test that uses ``database_url`` runs once per backend: ids sqlite and postgresql."""
+    if "database_url" not in metafunc.fixturenames or not metafunc.definition.get_closest_marker("both_databases"):
+        return
+    if not any("database_url" in mark.args[0] for mark in metafunc.definition.iter_markers("parametrize")):
+        metafunc.parametrize("database_url", DATABASE_BACKENDS, indirect=True)  # unless the test names its own
 
 
 def pytest_collection_modifyitems(config, items):
@@ -59,12 +81,66 @@ def samples() -> dict[str, str]:
     return sample_dataset_paths()
 
 
+@pytest.fixture(scope="session")
+def postgres_admin():
+    """An engine (autocommit) on the PostgreSQL test server; a skip, or in CI a failure, saying why there is none."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.pool import NullPool
+
+    url = os.environ.get(POSTGRES_URL_VAR)
+    if not url:
+        _postgres_unavailable(f"{POSTGRES_URL_VAR} is not set")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _postgres_unavailable("the driver psycopg is not installed (pip install -r requirements.txt)")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        engine.dispose()
+        _postgres_unavailable(f"the server in {POSTGRES_URL_VAR} cannot be reached ({str(exc.orig).splitlines()[0]})")
+    yield engine
+    engine.dispose()
+
+
+def _postgres_unavailable(reason: str) -> NoReturn:
+    if os.environ.get(POSTGRES_REQUIRED_VAR, "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(f"No PostgreSQL test server: {reason}, and {POSTGRES_REQUIRED_VAR} requires one.", pytrace=False)
+    pytest.skip(f"No PostgreSQL test server: {reason}. Start one with: eval \"$(.ci/run postgres)\"")
+
+
 @pytest.fixture
-def settings(tmp_path, monkeypatch) -> Settings:
-    """A fresh MODELFORGE_HOME for one test (also set in the environment for workers and the CLI)."""
+def database_url(request, tmp_path):
+    """The test's database URL: SQLite in the test's home, or (param ``postgresql``) a fresh database, dropped after."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield f"sqlite:///{tmp_path / 'home' / 'database' / 'modelforge.sqlite'}"
+        return
+    from sqlalchemy import text
+
+    admin = request.getfixturevalue("postgres_admin")
+    name = f"modelforge_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:  # FORCE: ends what the test left connected (pools, workers)
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch, database_url) -> Settings:
+    """A fresh MODELFORGE_HOME for one test on the test's database (both set in the environment for workers and
+    the CLI; SQLite is the home's default database file)."""
     home = tmp_path / "home"
     monkeypatch.setenv("MODELFORGE_HOME", str(home))
-    monkeypatch.delenv("MODELFORGE_DATABASE_URL", raising=False)
+    if database_url.startswith("postgresql"):
+        monkeypatch.setenv("MODELFORGE_DATABASE_URL", database_url)
+    else:
+        monkeypatch.delenv("MODELFORGE_DATABASE_URL", raising=False)
     return Settings(home=home).ensure_dirs()
 
 

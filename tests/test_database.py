@@ -1,41 +1,57 @@
-"""DatabaseManager: CRUD, queue order, atomic transitions, several processes on one SQLite file."""
+"""DatabaseManager on SQLite and PostgreSQL: CRUD, queue order, atomic transitions, several processes on one
+database, tables created once, errors in words (a corrupt SQLite file, a missing driver, an unreachable server)."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import subprocess
+import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from modelforge_core.database import JOB_STATES, DatabaseManager, ModelRecord
+from modelforge_core.database import JOB_STATES, Base, DatabaseManager, ModelRecord
 from modelforge_core.exceptions import ConfigurationError, DatabaseError
 
 MODEL = {"base_model": "org/base", "task": "text-generation", "strategy": "sft", "provider": "huggingface",
          "path": "/models/x", "config": {"lora_r": 8}}
 
 
-@pytest.fixture
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'db' / 'modelforge.sqlite'}"
+pytestmark = pytest.mark.both_databases  # every test that uses database_url runs on both backends
 
 
 @pytest.fixture
-def db(db_url):
-    manager = DatabaseManager(db_url)
+def db(database_url):
+    manager = DatabaseManager(database_url)
     yield manager
     manager.dispose()
 
 
-def test_creates_parent_folder_and_pragmas(tmp_path, db):
+def test_creates_parent_folder_and_pragmas(tmp_path):
+    db = DatabaseManager(f"sqlite:///{tmp_path / 'db' / 'modelforge.sqlite'}")
     assert (tmp_path / "db" / "modelforge.sqlite").is_file()
     with db.get_session() as session:
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert session.execute(text("PRAGMA busy_timeout")).scalar() == 30000
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    db.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_pool_has_the_seeds_settings(db):
+    assert (db.engine.pool.size(), db.engine.pool._max_overflow, db.engine.pool._pre_ping) == (10, 20, True)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_stores_a_number_json_cannot_hold_as_null(db):
+    metrics = {"eval_loss": 1.5, "perplexity": float("inf"), "history": [float("nan"), 2.0]}
+    model = db.add_model(name="m", **{**MODEL, "metrics": metrics})
+    assert db.get_model(model["id"])["metrics"] == {"eval_loss": 1.5, "perplexity": None, "history": [None, 2.0]}
 
 
 def test_model_crud(db):
@@ -60,7 +76,7 @@ def test_duplicate_name_and_bad_fields(db):
     db.add_model(name="same", **MODEL)
     with pytest.raises(DatabaseError) as info:
         db.add_model(name="same", **MODEL)
-    assert "UNIQUE" in info.value.message and info.value.hint
+    assert "unique" in info.value.message.lower() and "name already taken" in info.value.hint
     with pytest.raises(ConfigurationError, match="colour"):
         db.add_model(name="other", colour="red", **MODEL)
     model = db.add_model(name="other", **MODEL)
@@ -77,6 +93,15 @@ def test_to_dict_is_json_safe(db):
     assert datetime.fromisoformat(job["started_at"]) == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     assert datetime.fromisoformat(model["created_at"]).tzinfo is not None
     assert set(model) == set(ModelRecord.__table__.columns.keys())
+
+
+def test_times_in_any_zone_are_stored_and_read_back_as_utc(db):
+    job = db.create_job(config={}, run_dir="/runs/x")
+    two_hours_east = timezone(timedelta(hours=2))
+    job = db.update_job(job["id"], started_at=datetime(2024, 5, 1, 14, 0, 0, 123456, tzinfo=two_hours_east),
+                        finished_at="2024-05-01T09:30:00-03:00")
+    assert (job["started_at"], job["finished_at"]) == ("2024-05-01T12:00:00.123456+00:00", "2024-05-01T12:30:00+00:00")
+    assert db.get_job(job["id"])["started_at"] == job["started_at"]
 
 
 def test_job_defaults_order_and_filter(db):
@@ -149,11 +174,11 @@ def _write_in_process(url, tag, count, queue):
     queue.put(tag)
 
 
-def test_transition_job_atomic_across_processes(db, db_url):
+def test_transition_job_atomic_across_processes(db, database_url):
     job = db.create_job(config={}, run_dir="/runs/x")
     ctx = multiprocessing.get_context("spawn")
     start, queue = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_claim_in_process, args=(db_url, job["id"], start, queue)) for _ in range(4)]
+    procs = [ctx.Process(target=_claim_in_process, args=(database_url, job["id"], start, queue)) for _ in range(4)]
     for p in procs:
         p.start()
     start.set()
@@ -164,10 +189,10 @@ def test_transition_job_atomic_across_processes(db, db_url):
     assert db.get_job(job["id"])["status"] == "running"
 
 
-def test_concurrent_writer_processes(db, db_url):
+def test_concurrent_writer_processes(db, database_url):
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_write_in_process, args=(db_url, f"p{n}", 15, queue)) for n in range(4)]
+    procs = [ctx.Process(target=_write_in_process, args=(database_url, f"p{n}", 15, queue)) for n in range(4)]
     for p in procs:
         p.start()
     done = sorted(queue.get(timeout=120) for _ in procs)
@@ -179,8 +204,8 @@ def test_concurrent_writer_processes(db, db_url):
     assert len(jobs) == 60 and {j["status"] for j in jobs} == {"running"}
 
 
-def test_two_managers_on_one_file_interleave(db_url):
-    one, two = DatabaseManager(db_url), DatabaseManager(db_url)
+def test_two_managers_on_one_database_interleave(database_url):
+    one, two = DatabaseManager(database_url), DatabaseManager(database_url)
     try:
         job = one.create_job(config={}, run_dir="/runs/x")
         assert two.get_job(job["id"])["status"] == "queued"
@@ -207,7 +232,7 @@ def test_session_commits_and_rolls_back(db):
     assert [m["name"] for m in db.list_models()] == ["kept"]
     with pytest.raises(DatabaseError) as info, db.get_session() as session:
         session.execute(text("SELECT * FROM no_such_table"))
-    assert isinstance(info.value.__cause__, OperationalError)
+    assert isinstance(info.value.__cause__, (OperationalError, ProgrammingError))  # SQLite's and PostgreSQL's word
 
 
 def test_in_memory_database_is_shared_across_threads():
@@ -231,3 +256,107 @@ def test_unusable_url_raises_database_error(tmp_path, make_url):
     with pytest.raises(DatabaseError) as info:
         DatabaseManager(make_url(tmp_path))
     assert info.value.hint and "secret" not in info.value.message
+
+
+def _create_tables_in_process(url, ready, start, queue):
+    db = DatabaseManager(url)  # connected (the tables exist still), so that all create them at the same moment
+    ready.put(True)
+    start.wait()
+    try:
+        db._create_tables()
+        queue.put("created")
+    except Exception as exc:  # the parent asserts on what went wrong
+        queue.put(repr(exc))
+    db.dispose()
+
+
+def test_processes_that_find_no_tables_at_the_same_moment_create_them_once(db, database_url):
+    ctx = multiprocessing.get_context("spawn")
+    ready, start, queue = ctx.Queue(), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_create_tables_in_process, args=(database_url, ready, start, queue)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.get(timeout=60)
+    Base.metadata.drop_all(db.engine)
+    start.set()
+    results = [queue.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert results == ["created"] * 4
+    assert db.list_jobs() == [] and db.list_models() == []
+
+
+def test_a_missing_driver_is_named_with_the_fix():
+    with pytest.raises(DatabaseError) as info:
+        DatabaseManager("postgresql+pg8000://user:secret@127.0.0.1:5432/modelforge")
+    assert "driver" in info.value.message and "not installed" in info.value.message
+    assert "postgresql+psycopg://" in info.value.hint and "pip install -r requirements.txt" in info.value.hint
+    assert "secret" not in str(info.value)
+
+
+def test_an_unreachable_server_fails_in_words_without_the_password():
+    with pytest.raises(DatabaseError) as info:
+        DatabaseManager("postgresql+psycopg://modelforge:secret@127.0.0.1:1/modelforge")
+    assert "127.0.0.1:1" in info.value.message and "secret" not in str(info.value)
+    assert "is running and reachable" in info.value.hint and "MODELFORGE_DATABASE_URL" in info.value.hint
+
+
+# -- a corrupt SQLite file is named as such, with the way out -------------------------------------------------
+
+
+def corrupt_database(home, how: str):
+    """The home's database file with rows, then truncated to half, or overwritten with text."""
+    path = home / "database" / "modelforge.sqlite"
+    db = DatabaseManager(f"sqlite:///{path}")
+    for i in range(200):
+        db.create_job(config={"padding": "x" * 500}, run_dir=f"/runs/{i}")
+    db.dispose()  # the last connection checkpoints the WAL into the file
+    if how == "truncated":
+        with open(path, "r+b") as handle:
+            handle.truncate(path.stat().st_size // 2)
+    else:
+        path.write_bytes(b"these bytes are not a database\n" * 100)
+    return path
+
+
+CORRUPT_WORDS = {"truncated": "database disk image is malformed", "garbage": "file is not a database"}
+
+
+def assert_names_the_corrupt_file(message: str, hint: str, path, how: str) -> None:
+    assert message == f"The database file {path} is corrupt ({CORRUPT_WORDS[how]}).", message
+    assert f"rename it to {path.name}.corrupt" in hint and "start again" in hint
+    assert "python -m modelforge_core models rescan` rebuilds the model registry from the model folders" in hint
+    assert "writable" not in hint
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage"])
+def test_a_corrupt_database_file_is_named_with_the_way_out(tmp_path, how):
+    path = corrupt_database(tmp_path / "home", how)
+    with pytest.raises(DatabaseError) as info:
+        DatabaseManager(f"sqlite:///{path}")
+    assert_names_the_corrupt_file(info.value.message, info.value.hint, path, how)
+
+
+def _home_env(home) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "MODELFORGE_DATABASE_URL"}
+    return {**env, "MODELFORGE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+
+
+def test_the_cli_and_the_app_name_a_corrupt_database_and_exit_2(tmp_path):
+    from app_server import free_port
+    from conftest import REPO_ROOT
+
+    home = tmp_path / "home"
+    path = corrupt_database(home, "truncated")
+    commands = {
+        "cli": [sys.executable, "-m", "modelforge_core", "models", "list"],
+        "app": [sys.executable, "app.py", "--data-dir", str(home), "--port", str(free_port())],
+    }
+    for name, command in commands.items():
+        done = subprocess.run(command, cwd=REPO_ROOT, env=_home_env(home), capture_output=True, text=True, timeout=180)
+        assert done.returncode == 2, (name, done.stdout[-2000:], done.stderr[-2000:])
+        error = next(line for line in done.stderr.splitlines() if line.startswith("error"))
+        hint = next(line for line in done.stderr.splitlines() if line.startswith("hint: "))
+        assert "Traceback" not in done.stderr, (name, done.stderr[-2000:])
+        assert_names_the_corrupt_file(error.split(": ", 1)[1], hint.removeprefix("hint: "), path, "truncated")

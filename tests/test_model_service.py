@@ -1,8 +1,10 @@
-"""ModelService: registering, finding, renaming and deleting models, never touching files outside home."""
+"""ModelService: registering, finding, renaming and deleting models, never touching files outside home; the
+registry rebuilt from the model folders (``models rescan``). On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -21,9 +23,12 @@ def settings(tmp_path):
     return Settings(home=(tmp_path / "home").resolve()).ensure_dirs()
 
 
+pytestmark = pytest.mark.both_databases  # the tests that use the registry database run on both backends
+
+
 @pytest.fixture
-def db(tmp_path):
-    manager = DatabaseManager(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+def db(database_url):
+    manager = DatabaseManager(database_url)
     yield manager
     manager.dispose()
 
@@ -233,6 +238,7 @@ def test_job_status_names_the_base_model_and_the_registered_model(service, setti
     assert job_status(job, service)["model_name"] is None, "a deleted model has no name"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # what the tab shows, not how rows are stored
 def test_the_models_tab_shows_metrics_as_a_table_and_keeps_its_messages(service, settings, tmp_path):
     """What the Models tab shows: formatted metrics; the latest action messages, newest first, by name."""
     from types import SimpleNamespace
@@ -273,3 +279,77 @@ def test_the_models_tab_shows_metrics_as_a_table_and_keeps_its_messages(service,
     assert len(history) == MAX_MESSAGES and "Tick the confirmation first: deleting **digits-v2**" in text
     text, history, *_ = tab.do_delete(model["id"], True, history)
     assert text.startswith("Deleted **digits-v2** and its files.")
+
+
+# -- models rescan: the registry rebuilt from the model folders ------------------------------------------------
+
+
+def test_rescan_registers_the_folders_the_registry_lacks_and_says_why_it_skips_others(service, settings):
+    from modelforge_core.services.registry_rescan import rescan_models
+
+    kept = register(service, saved_folder(settings.models_dir / "job0", name="digits"), name="digits")
+    saved_folder(settings.models_dir / "job1", name="digits")
+    saved_folder(settings.models_dir / "job2", name="summaries")
+    saved_folder(settings.models_dir / "copied-here-by-hand-from-another-machine", name="by-hand")
+    make_folder(settings.models_dir / "no-metadata")
+    (make_folder(settings.models_dir / "broken") / "modelforge.json").write_text("{not json")
+    (make_folder(settings.models_dir / "half") / "modelforge.json").write_text('{"name": "half", "task": "qa"}')
+    saved_folder(settings.models_dir / "job3.partial", name="cut-short")
+    (settings.models_dir / "notes.txt").write_text("a file, not a model folder")
+
+    report = rescan_models(service, settings)
+    added = [(m["name"], m["job_id"]) for m in report.added]
+    assert added == [("by-hand", None), ("digits-2", "job1"), ("summaries", "job2")], "a job id is at most 32 long"
+    assert [m["id"] for m in report.kept] == [kept["id"]]
+    reasons = {Path(item["folder"]).name: item["reason"] for item in report.skipped}
+    assert sorted(reasons) == ["broken", "half", "job3.partial", "no-metadata"]
+    assert reasons["no-metadata"].endswith("no-metadata/modelforge.json does not exist.")
+    assert reasons["broken"].startswith("Cannot read ") and "broken/modelforge.json" in reasons["broken"]
+    assert reasons["half"].endswith("half/modelforge.json has no base_model, strategy, provider.")
+    assert reasons["job3.partial"] == "an unfinished save (the training process stopped while writing it)."
+
+    job1 = service.get_model("digits-2")
+    assert job1["path"] == str((settings.models_dir / "job1").resolve()) and job1["metrics"] == {"eval_loss": 1.2}
+    assert job1["config"]["lora_r"] == 8 and (job1["base_model"], job1["task"]) == ("org/tiny", "text-generation")
+    assert report.summary_lines()[0] == f"Rescanned {settings.models_dir}: 3 added, 1 already registered, 4 skipped."
+    assert "  added: digits-2 (from job1)" in report.summary_lines()
+
+    again = rescan_models(service, settings)
+    assert again.added == [] and len(again.kept) == 4 and len(again.skipped) == 4, "a second rescan adds nothing"
+    assert len(service.list_models()) == 4
+
+
+def test_rescan_through_the_cli_brings_back_the_rows_of_a_deleted_database(settings, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    database_file = settings.home / "database" / "modelforge.sqlite"
+    db = DatabaseManager(f"sqlite:///{database_file}")
+    service = ModelService(db, settings)
+    for job_id in ("job1", "job2"):
+        register(service, saved_folder(settings.models_dir / job_id), name="digits-lora", job_id=job_id)
+    db.dispose()
+    for path in database_file.parent.glob("modelforge.sqlite*"):
+        path.unlink()
+
+    env = {**{k: v for k, v in os.environ.items() if k != "MODELFORGE_DATABASE_URL"}, "MODELFORGE_HOME": str(settings.home)}
+
+    def cli(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "modelforge_core", *args], cwd=REPO_ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert json.loads(cli("models", "list", "--json")) == [], "a new, empty database"
+    out = cli("models", "rescan")
+    assert out.splitlines()[0] == f"Rescanned {settings.models_dir}: 2 added, 0 already registered, 0 skipped."
+    assert "  added: digits-lora (from job1)" in out and "  added: digits-lora-2 (from job2)" in out
+    rows = {row["job_id"]: row for row in json.loads(cli("models", "list", "--json"))}
+    assert sorted(rows) == ["job1", "job2"] and rows["job1"]["name"] == "digits-lora"
+    assert rows["job2"]["path"] == str((settings.models_dir / "job2").resolve())
+    report = json.loads(cli("models", "rescan", "--json"))
+    assert (report["added"], [m["job_id"] for m in report["kept"]], report["skipped"]) == ([], ["job1", "job2"], [])

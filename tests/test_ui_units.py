@@ -259,7 +259,9 @@ def test_detecting_again_changes_the_machine_of_that_session_only(tmp_path):
             return [{"model_id": f"{machine['compute_profile']}-model", "task": task}]
 
     catalog = SimpleNamespace(ensure_demo_models=lambda: None, offline=lambda: False)
-    ctx = SimpleNamespace(machine=start, hardware=Hardware(), catalog=catalog)
+    from modelforge_core.services.info import system_info
+
+    ctx = SimpleNamespace(machine=start, hardware=Hardware(), catalog=catalog, info=system_info())
     with gr.Blocks():
         tab = HardwareTab(ctx)
     mine, other = copy.deepcopy(tab.session.value), copy.deepcopy(tab.session.value)  # what Gradio gives two sessions

@@ -1,4 +1,5 @@
-"""The Hardware tab: the machine and its profile, live load, and the models that fit here per task."""
+"""The Hardware tab: the machine and its profile, who can reach the app, live load, and the models that fit
+here per task."""
 
 from __future__ import annotations
 
@@ -52,6 +53,11 @@ def hardware_markdown(machine: Machine) -> str:
     lines += ["", f"Defaults for this profile (the Finetune tab starts from them): {defaults}.", "", "Packages: " + ", ".join(
         f"{name} {version or '(not installed)'}" for name, version in machine.packages.items())]
     return "\n".join(lines)
+
+
+def access_markdown(access: dict) -> str:
+    """The access mode in one line (``SystemInfo.access``): local, or shared and what it confines."""
+    return f"**Access**: {access['description']}."
 
 
 def live_markdown(reading: dict) -> str:
@@ -141,6 +147,7 @@ class HardwareTab:
         self.session = gr.State(SessionHardware(ctx.machine))
         with gr.Row():
             with gr.Column(scale=3):
+                gr.Markdown(access_markdown(ctx.info.access), elem_id="mf-access")
                 self.summary = gr.Markdown(hardware_markdown(ctx.machine), elem_id="mf-hardware")
                 self.refresh = gr.Button("Detect again", size="sm")
             with gr.Column(scale=2):

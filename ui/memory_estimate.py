@@ -37,4 +37,5 @@ def estimate_markdown(estimate: dict) -> str:
     helpful = [s for s in estimate["suggestions"] if s["verdict"] == "fits"][:3]
     if helpful:
         lines.append("To make it fit: " + "; ".join(f"{s['change']} ({_size(s['peak_gb'])})" for s in helpful) + ".")
+    lines += [f"⚠️ {warning}" for warning in estimate.get("warnings", [])]
     return "\n\n".join(lines)

@@ -4,7 +4,6 @@ download the adapter, push to the Hub, rename, delete."""
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from modelforge_core.exceptions import ModelForgeException
+from modelforge_core.services.export_service import safe_stem
 
 from .context import UIContext
 from .errors import WARNING_MARK, error_text
@@ -180,7 +180,7 @@ class ModelsTab:
 
         def run(name: str) -> str:
             record = self.ctx.models.get_model(model_id)
-            stem = re.sub(r"[^\w.-]+", "-", record["name"]).strip(".-") or "adapter"
+            stem = safe_stem(record["name"])
             target = Path(tempfile.mkdtemp()) / f"{stem}.zip"
             archive.append(str(self.ctx.exports.zip_adapter(model_id, target)))
             return f"Adapter of {name} zipped: `{_md(target.name)}` is ready to download."

@@ -66,6 +66,12 @@ class RunSession:
         return self.watch.job_id if self.watch else None
 
 
+def _state(job: dict) -> str:
+    """A job's state for the picker; a queued job with its place (1 = next to start)."""
+    place = job.get("queue_position")
+    return f"queued #{place}" if job["status"] == "queued" and place else job["status"]
+
+
 def _short(model_name: str) -> str:
     return model_name.rstrip("/").split("/")[-1]
 
@@ -100,7 +106,7 @@ class RunPanel:
         """The newest jobs, newest first, and ``include`` (the shown job) even when it is older."""
         jobs = list(reversed(self.ctx.training.list_jobs() if jobs is None else jobs))
         picked = jobs[:MAX_CHOICES] + [job for job in jobs[MAX_CHOICES:] if job["id"] == include]
-        return [(f"{job['id']} · {job['status']} · {_short(job['config'].get('model_name', ''))}", job["id"]) for job in picked]
+        return [(f"{job['id']} · {_state(job)} · {_short(job['config'].get('model_name', ''))}", job["id"]) for job in picked]
 
     def current_job(self) -> str | None:
         """The job a fresh page shows: a running one, else the next queued, else the newest."""

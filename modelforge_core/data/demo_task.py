@@ -44,18 +44,19 @@ QA_FACTS = {
 
 
 def make_qa_demo_rows(count: int, seed: int) -> list[dict]:
-    """SQuAD-style rows: a few facts ("The city is Rome."), a question about one; the answer is a span."""
+    """SQuAD-style rows: a few facts ("The city is Rome."), a question about one; the answer is a span.
+
+    No row repeats another (a repeat would be a training row copied into the eval split).
+    """
     rng = random.Random(seed)
-    rows = []
-    for _ in range(count):
+    rows: list[dict] = []
+    while len(rows) < count:
         attributes = rng.sample(list(QA_FACTS), rng.randint(2, 4))
         values = {attr: rng.choice(QA_FACTS[attr]) for attr in attributes}
         context = " ".join(f"The {attr} is {values[attr]}." for attr in attributes)
         asked = rng.choice(attributes)
         start = context.index(f"The {asked} is ") + len(f"The {asked} is ")
-        rows.append({
-            "context": context,
-            "question": f"What is the {asked}?",
-            "answers": {"text": [values[asked]], "answer_start": [start]},
-        })
+        row = {"context": context, "question": f"What is the {asked}?", "answers": {"text": [values[asked]], "answer_start": [start]}}
+        if row not in rows:
+            rows.append(row)
     return rows

@@ -97,6 +97,29 @@ def resolve_fields(shape: RecordShape, column_names: Sequence[str]) -> dict[str,
     return resolved
 
 
+def refuse_duplicate_columns(names: Sequence[str], where: str) -> None:
+    """Raise naming each column that ``names`` holds more than once, with its 1-based positions.
+
+    ``where`` starts the message, e.g. ``"data.csv: the header names"``.
+    """
+    positions: dict[str, list[int]] = {}
+    for number, name in enumerate(names, start=1):
+        positions.setdefault(name, []).append(number)
+    repeated = {name: found for name, found in positions.items() if len(found) > 1}
+    if not repeated:
+        return
+    times = {2: "twice", 3: "three times"}
+    parts = [
+        f"the column '{name}' {times.get(len(found), f'{len(found)} times')} "
+        f"(columns {', '.join(map(str, found[:-1]))} and {found[-1]})"
+        for name, found in repeated.items()
+    ]
+    raise DatasetValidationError(
+        f"{where} {'; '.join(parts)}.",
+        "Give every column its own name: rename or remove the extra column(s), then load the file again.",
+    )
+
+
 def detect_shape(column_names: Sequence[str]) -> RecordShape:
     """The first shape in DETECTION_ORDER whose required fields are all present.
 

@@ -2,18 +2,25 @@
 
 JSON Lines, JSON and CSV files are read and parsed here first, so that a malformed line, bytes
 that are not UTF-8, or a value whose type changes between rows are reported with their line or
-row number rather than as an Arrow stack trace.
+row number rather than as an Arrow stack trace. CSV is read strictly (RFC 4180 quoting): a quote
+left open, text after a closing quote, a row with the wrong number of fields, or two columns of
+one name are refused with their line or column, never folded into a neighbouring field.
 """
 
 from __future__ import annotations
 
+import csv
+import errno
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import DatasetValidationError
 from ..hub_ids import looks_like_hub_id
 from ..settings import is_offline
+from .formats import refuse_duplicate_columns
 
 if TYPE_CHECKING:
     import datasets
@@ -25,6 +32,15 @@ _HINT_EXTENSIONS = (
     "or a Hugging Face dataset id such as 'org/name'."
 )
 _HINT_UTF8 = "Save the file as UTF-8 (in most editors: Save As > Encoding > UTF-8) and load it again."
+_HINT_CSV = (
+    "Check that every row has as many fields as the header and that text with commas, quotes or line breaks "
+    'is in double quotes, with each quote inside it doubled ("").'
+)
+_HINT_QUOTE = (
+    "Close the quote on that line, or double a quote that belongs to the text (\"\" inside a quoted field); "
+    "a field that holds commas, quotes or line breaks must start and end with a double quote."
+)
+_CSV_FIELD_LIMIT = 2**31 - 1  # long documents are fine; the csv module's default stops at 128 KiB
 
 
 def load_dataset_source(source: str, split: str = "train") -> datasets.Dataset:
@@ -37,11 +53,38 @@ def load_dataset_source(source: str, split: str = "train") -> datasets.Dataset:
     path = Path(source).expanduser()
     if not source:
         raise DatasetValidationError("No dataset given.", _HINT_EXTENSIONS)
+    unreachable = _unreachable_path_error(path, source)
+    if unreachable is not None:
+        raise unreachable
     if path.exists():
         return _load_file(path, source)
     if looks_like_hub_id(source):
         return _load_hub(source, split)
     raise DatasetValidationError(f"Dataset file not found: {source}.", _HINT_EXTENSIONS)
+
+
+def _unreachable_path_error(path: Path, source: str) -> DatasetValidationError | None:
+    """Why a path that is there cannot be opened (a symbolic link loop, a dangling link, no permission), else None."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return DatasetValidationError(
+                f"{source}: the path runs into a symbolic link loop (links that lead to each other, never to a file).",
+                "Point the link at the dataset file itself (e.g. ln -sfn /path/to/data.jsonl <link>), "
+                "or give the file's own path.",
+            )
+        if os.path.islink(path):
+            return DatasetValidationError(
+                f"{source} is a symbolic link to {os.readlink(path)}, which does not exist (a dangling link).",
+                "Point the link at the dataset file (it may have been moved or deleted), or give the file's own path.",
+            )
+        if err.errno in (errno.EACCES, errno.EPERM):
+            return DatasetValidationError(
+                f"{source} cannot be reached: permission denied.",
+                "Make the file and its folders readable by this user.",
+            )
+    return None
 
 
 def _load_file(path: Path, source: str) -> datasets.Dataset:
@@ -135,23 +178,96 @@ def _read_json(path: Path, source: str) -> list[dict[str, Any]]:
 
 
 def _read_csv(path: Path, source: str) -> datasets.Dataset:
+    """Strict CSV: a header row naming each column once, then rows with as many fields; blank lines are skipped."""
     import datasets
-    import pandas as pd
 
-    _text_lines(path, source)  # precise error for bytes that are not UTF-8
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError:
+    records = _csv_records(_text_lines(path, source), source)
+    first = next(records, None)
+    if first is None:
+        raise DatasetValidationError(f"{source} has no rows.", "Add a header row and at least one row of data.")
+    header = first[1]
+    unnamed = [str(number) for number, name in enumerate(header, start=1) if not name.strip()]
+    if unnamed:
         raise DatasetValidationError(
-            f"{source} has no rows.", "Add a header row and at least one row of data."
-        ) from None
-    except pd.errors.ParserError as err:
-        raise DatasetValidationError(
-            f"{source}: cannot parse the CSV ({str(err).strip()}).",
-            "Check that every row has as many fields as the header and that text with commas or "
-            'line breaks is in double quotes.',
-        ) from None
-    return datasets.Dataset.from_pandas(frame, preserve_index=False)
+            f"{source}: the header gives no name to column(s) {', '.join(unnamed)} (header: {', '.join(header)}).",
+            "Give every column a name in the first row, and remove a trailing comma if the rows have none.",
+        )
+    refuse_duplicate_columns(header, f"{source}: the header names")
+    rows = []
+    for line, record in records:
+        if len(record) != len(header):
+            raise DatasetValidationError(
+                f"{source}, line {line}: this CSV row has {len(record)} field(s), but the header has "
+                f"{len(header)} ({', '.join(header)}).",
+                _HINT_CSV,
+            )
+        rows.append(record)
+    columns = list(zip(*rows)) if rows else [() for _ in header]
+    return datasets.Dataset.from_dict({name: list(values) for name, values in zip(header, columns)})
+
+
+def _csv_records(lines: list[str], source: str) -> Iterator[tuple[int, list[str]]]:
+    """(line the record starts on, its fields) for each non-blank record; a quoting fault raises with its line."""
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
+    reader = csv.reader((line + "\n" for line in lines), strict=True)
+    start = 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise _csv_error(lines, start, reader.line_num, source, err) from None
+        if record:  # a blank line reads as []
+            yield start, record
+        start = reader.line_num + 1
+
+
+def _csv_error(lines: list[str], start: int, end: int, source: str, err: csv.Error) -> DatasetValidationError:
+    """The csv module's complaint about lines ``start``..``end`` in words, at the line where the quoting went wrong."""
+    fault = _quote_fault("\n".join(lines[start - 1 : end]), start)
+    if fault is None and "new-line character" in str(err):
+        return DatasetValidationError(
+            f"{source}, line {end}: a carriage return (\\r) inside a field that is not in double quotes.",
+            "Put that field in double quotes, or save the file with \\n or \\r\\n line ends (not \\r alone).",
+        )
+    if fault is None:
+        return DatasetValidationError(f"{source}, line {end}: cannot parse the CSV ({err}).", _HINT_CSV)
+    opened, trailing = fault
+    if trailing is None:
+        what = "a quoted field opened here is never closed (the file ends inside it)"
+    elif trailing > opened:
+        what = (
+            f"a quoted field opened here is never closed: the double quote on line {trailing} ends it instead, "
+            "and is followed by more text"
+        )
+    else:
+        what = "text follows the double quote that closes a quoted field"
+    return DatasetValidationError(f"{source}, line {opened}: {what}.", _HINT_QUOTE)
+
+
+def _quote_fault(text: str, line: int) -> tuple[int, int | None] | None:
+    """Scan one CSV record from ``line``: (line its faulty quoted field opens, line where text follows the
+    closing quote, or None when the quote is never closed); None when the quoting is sound."""
+    state, opened, index = "start", line, 0
+    while index < len(text):
+        char = text[index]
+        if state == "quoted":
+            if char == '"' and text.startswith('"', index + 1):
+                index += 1  # "" is a quote inside the field
+            elif char == '"':
+                state = "closed"
+        elif char == '"' and state == "start":
+            state, opened = "quoted", line
+        elif state == "closed" and char not in ",\r\n":
+            return opened, line
+        elif char in ",\n":
+            state = "start"
+        elif state == "start":
+            state = "unquoted"  # a quote inside an unquoted field is text, as every CSV reader takes it
+        line += char == "\n"
+        index += 1
+    return (opened, None) if state == "quoted" else None
 
 
 def _read_parquet(path: Path, source: str) -> datasets.Dataset:
@@ -161,6 +277,7 @@ def _read_parquet(path: Path, source: str) -> datasets.Dataset:
     from datasets.table import InMemoryTable
 
     try:
+        refuse_duplicate_columns(pq.read_schema(path).names, f"{source}: the file has")
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as err:
         raise DatasetValidationError(

@@ -1,11 +1,13 @@
-"""One call from a dataset source to a validated ``datasets.Dataset`` with its record shape."""
+"""One call from a dataset source to a validated ``datasets.Dataset`` with its record shape, and one
+from a training config to its training and eval rows (duplicates counted, or dropped before the split)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..evaluation.dataset_validator import DatasetValidator, ValidationReport
+from ..evaluation.dataset_validator import DatasetValidator, ValidationReport, repeated_rows_warning, row_list
+from ..evaluation.splits import eval_rows_in_training, shared_rows_warning, train_eval_split
 from ..exceptions import ConfigurationError, DatasetValidationError
 from ..schemas.tasks import TASK_TABLE, TASKS
 from .formats import RecordShape, apply_column_mapping, detect_shape
@@ -13,6 +15,10 @@ from .loading import load_dataset_source
 
 if TYPE_CHECKING:
     import datasets
+
+    from ..schemas import TrainingConfig
+
+MIN_TRAINING_ROWS = 10
 
 
 @dataclass
@@ -30,7 +36,7 @@ def load_validated_dataset(
     task: str,
     split: str = "train",
     column_mapping: dict | None = None,
-    min_rows: int = 10,
+    min_rows: int = MIN_TRAINING_ROWS,
 ) -> LoadedDataset:
     """Load, map columns, detect the shape, check it serves the task (its TASK_TABLE shapes; else DatasetValidationError naming the shapes the task accepts), validate; raise on problems.
 
@@ -54,3 +60,59 @@ def load_validated_dataset(
     report = DatasetValidator(min_rows=min_rows).validate(dataset, shape, source=source)
     report.raise_if_invalid()
     return LoadedDataset(dataset=dataset, shape=shape, report=report)
+
+
+@dataclass
+class TrainingSplits:
+    """The rows a run trains and evaluates on; ``notes`` are the lines to log (the row counts, then each
+    warning), ``warnings`` the notes that are warnings."""
+
+    train: datasets.Dataset
+    eval: datasets.Dataset | None
+    shape: RecordShape
+    report: ValidationReport
+    notes: list[str]
+    warnings: list[str]
+
+
+def load_training_splits(config: TrainingConfig) -> TrainingSplits:
+    """Load and validate ``config.dataset``, drop repeated rows when ``config.drop_duplicates`` (else warn about
+    them and about eval rows that copy training rows), then split with ``config.eval_split`` and ``config.seed``.
+
+    Raises what load_validated_dataset and train_eval_split raise, and DatasetValidationError when too few
+    distinct rows remain after dropping.
+    """
+    loaded = load_validated_dataset(
+        config.dataset, task=config.task, split=config.dataset_split, column_mapping=config.column_mapping
+    )
+    report, dataset, warnings, dropped = loaded.report, loaded.dataset, list(loaded.report.warnings), ""
+    if config.drop_duplicates and report.repeated_rows:
+        dataset = _drop_repeated_rows(dataset, report, config.dataset)
+        warnings.remove(repeated_rows_warning(report.repeated_rows))
+        dropped = (
+            f"dropped {len(report.repeated_rows)} that repeat an earlier row ({row_list(report.repeated_rows)}), "
+            f"{len(dataset)} remain; "
+        )
+    train, evaluation = train_eval_split(dataset, config.eval_split, config.seed)
+    if evaluation is not None and report.repeated_rows and not config.drop_duplicates:
+        shared = eval_rows_in_training(train, evaluation)
+        if shared:
+            warnings.append(shared_rows_warning(shared))
+    counts = (
+        f"Dataset: {report.num_rows} rows, shape '{loaded.shape.value}'; {dropped}"
+        f"{len(train)} for training, {len(evaluation) if evaluation is not None else 0} for evaluation"
+    )
+    return TrainingSplits(train, evaluation, loaded.shape, report, [counts, *warnings], warnings)
+
+
+def _drop_repeated_rows(dataset: datasets.Dataset, report: ValidationReport, source: str) -> datasets.Dataset:
+    """``dataset`` without the rows that repeat an earlier row; raises when fewer than MIN_TRAINING_ROWS remain."""
+    repeated = {row - 1 for row in report.repeated_rows}
+    kept = dataset.select([index for index in range(len(dataset)) if index not in repeated])
+    if len(kept) < MIN_TRAINING_ROWS:
+        raise DatasetValidationError(
+            f"{source}: {len(kept)} distinct row(s) remain after dropping the {len(repeated)} that repeat an "
+            f"earlier row; at least {MIN_TRAINING_ROWS} are needed.",
+            "Add distinct rows, or turn off drop_duplicates to train on the rows as they are.",
+        )
+    return kept

@@ -1,28 +1,39 @@
-"""``DatabaseManager``: the one door to the registry database (SQLite by default, any SQLAlchemy URL).
+"""``DatabaseManager``: the one door to the registry database (SQLite by default, PostgreSQL or any SQLAlchemy URL).
 
-Several processes (the app, the CLI, training workers) share one SQLite file: connections use WAL
-mode and a 30 s busy timeout, and job state changes go through :meth:`DatabaseManager.transition_job`,
-a single conditional UPDATE. Every SQLAlchemy error surfaces as :class:`DatabaseError`.
+Several processes (the app, the CLI, training workers; on PostgreSQL even apps on other data folders)
+share one database: SQLite connections use WAL mode and a 30 s busy timeout, job state changes go
+through :meth:`DatabaseManager.transition_job`, a single conditional UPDATE, and whoever advances the
+job queue holds :meth:`DatabaseManager.queue_lock`. Every SQLAlchemy error surfaces as :class:`DatabaseError`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import tempfile
+import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from ..exceptions import ConfigurationError, DatabaseError
+from .errors import safe_url, sqlite_file, to_database_error
 from .models import JOB_STATES, Base, ModelRecord, TrainingJob
+from .queue_lock import QUEUE_LOCK_TIMEOUT_S, file_lock, postgres_advisory_lock, thread_lock
 
 BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 10  # a database server that does not answer fails in words instead of hanging
+TABLES_LOCK_KEY = int.from_bytes(b"mftables", "big")  # PostgreSQL advisory lock key while creating the tables
+SERVER_POOL = {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}  # the seed's settings
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,15 +47,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def _to_database_error(exc: Exception, action: str) -> DatabaseError:
-    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-    if isinstance(exc, IntegrityError):
-        hint = "A value conflicts with an existing row (for example a name already taken) or is missing."
-    elif "locked" in detail.lower() or "busy" in detail.lower():
-        hint = "Another ModelForge process is holding the database; try again in a moment."
-    else:
-        hint = None
-    return DatabaseError(f"Database error while {action}: {detail}", hint)
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (in dicts and lists too) replaced by None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _strict_json(value: Any) -> str:
+    """JSON for PostgreSQL, whose json type refuses NaN and Infinity: such a number is stored as null."""
+    return json.dumps(_finite(value))
 
 
 def _check_fields(table: type[Base], fields: dict[str, Any]) -> dict[str, Any]:
@@ -71,23 +87,33 @@ class DatabaseManager:
         self.url = str(url)
         try:
             self.engine = self._create_engine(self.url)
+        except ImportError as exc:
+            raise DatabaseError(
+                f"The database driver for {self._safe_url()!r} is not installed ({exc}).",
+                "For PostgreSQL use a postgresql+psycopg:// URL and `pip install -r requirements.txt` "
+                "(it installs psycopg); another database needs its SQLAlchemy driver.",
+            ) from exc
         except (SQLAlchemyError, OSError, ValueError) as exc:
             raise DatabaseError(
                 f"Cannot open the database at {self._safe_url()!r}: {exc}",
                 "Check MODELFORGE_DATABASE_URL (e.g. sqlite:////path/to/file.sqlite) and that its folder is writable.",
             ) from exc
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._memory_queue_lock = threading.Lock()
         try:
             self._create_tables()
         except SQLAlchemyError as exc:
             self.engine.dispose()
-            raise _to_database_error(exc, f"creating the tables in {self._safe_url()}") from exc
+            raise to_database_error(exc, f"creating the tables in {self._safe_url()}", self.url) from exc
 
     @staticmethod
     def _create_engine(url: str) -> Engine:
         parsed = make_url(url)
         if parsed.get_backend_name() != "sqlite":
-            return create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            if parsed.get_backend_name() == "postgresql":
+                postgres = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}, "json_serializer": _strict_json}
+                return create_engine(parsed, **postgres, **SERVER_POOL)
+            return create_engine(parsed, **SERVER_POOL)
         database = parsed.database or ""
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}}
         if database in ("", ":memory:"):
@@ -99,19 +125,46 @@ class DatabaseManager:
         return engine
 
     def _create_tables(self) -> None:
+        """Create the missing tables; processes starting together create them once.
+
+        On PostgreSQL a transaction-level advisory lock serializes the creators (DDL is transactional
+        there, so the next one sees the committed tables and creates nothing). Elsewhere two processes
+        may both find no table; the one whose CREATE then fails with "already exists" tries again.
+        """
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.begin() as connection:
+                connection.execute(select(func.pg_advisory_xact_lock(TABLES_LOCK_KEY)))
+                Base.metadata.create_all(connection)
+            return
         for attempt in range(3):
             try:
                 Base.metadata.create_all(self.engine)
                 return
-            except OperationalError as exc:  # another process created them between check and CREATE
+            except SQLAlchemyError as exc:  # another process created them between check and CREATE
                 if "already exists" not in str(exc) or attempt == 2:
                     raise
 
     def _safe_url(self) -> str:
-        try:
-            return make_url(self.url).render_as_string(hide_password=True)
-        except (SQLAlchemyError, ValueError):
-            return self.url
+        return safe_url(self.url)
+
+    def queue_lock(self, timeout: float = QUEUE_LOCK_TIMEOUT_S) -> AbstractContextManager[None]:
+        """A context manager held while advancing the job queue, by every process using this database.
+
+        PostgreSQL: a session-level advisory lock on one held connection; SQLite: a file lock beside
+        the database file; in-memory SQLite: a lock of this manager; another server database: a file
+        lock in the temp folder named after the URL (this machine's processes only). Raises
+        DatabaseError in words when another holder keeps it past ``timeout`` seconds.
+        """
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            return postgres_advisory_lock(self.engine, timeout)
+        if dialect != "sqlite":
+            digest = hashlib.sha256(self.url.encode()).hexdigest()[:16]
+            return file_lock(Path(tempfile.gettempdir()) / f"modelforge-{digest}", timeout)
+        database_file = sqlite_file(self.url)
+        if database_file is not None:
+            return file_lock(database_file, timeout)
+        return thread_lock(self._memory_queue_lock, timeout, where=self._safe_url())
 
     @contextmanager
     def get_session(self) -> Iterator[Session]:
@@ -122,7 +175,7 @@ class DatabaseManager:
             session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
-            raise _to_database_error(exc, f"using {self._safe_url()}") from exc
+            raise to_database_error(exc, f"using {self._safe_url()}", self.url) from exc
         except BaseException:
             session.rollback()
             raise

@@ -2,10 +2,13 @@
 
 ``DatasetValidator.validate`` returns a ``ValidationReport`` listing every problem with its 1-based
 row number and field; ``ValidationReport.raise_if_invalid`` turns it into a DatasetValidationError.
+Warnings (rows that repeat an earlier row) are kept apart from the problems: they never block a run.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -39,7 +42,10 @@ class ValidationIssue:
 
 @dataclass
 class ValidationReport:
-    """What the validator found; ``total_issues`` also counts issues beyond those kept in ``issues``."""
+    """What the validator found; ``total_issues`` also counts issues beyond those kept in ``issues``.
+
+    ``warnings`` are said but do not block; ``repeated_rows`` are the 1-based rows equal to an earlier row.
+    """
 
     source: str
     shape: RecordShape | None
@@ -47,6 +53,8 @@ class ValidationReport:
     columns: list[str]
     issues: list[ValidationIssue] = field(default_factory=list)
     total_issues: int = 0
+    warnings: list[str] = field(default_factory=list)
+    repeated_rows: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.total_issues = max(self.total_issues, len(self.issues))
@@ -61,11 +69,12 @@ class ValidationReport:
         lines = [f"{self.source}: {self.num_rows} rows, format {shape}, columns: {', '.join(self.columns) or 'none'}."]
         if self.ok:
             lines.append("No problems found.")
-            return "\n".join(lines)
-        lines.append(f"{self.total_issues} problem(s) found:")
-        lines += [f"  - {issue}" for issue in self.issues[:max_lines]]
-        if self.total_issues > min(max_lines, len(self.issues)):
-            lines.append(f"  ... and {self.total_issues - min(max_lines, len(self.issues))} more.")
+        else:
+            lines.append(f"{self.total_issues} problem(s) found:")
+            lines += [f"  - {issue}" for issue in self.issues[:max_lines]]
+            if self.total_issues > min(max_lines, len(self.issues)):
+                lines.append(f"  ... and {self.total_issues - min(max_lines, len(self.issues))} more.")
+        lines += [f"Warning: {warning}" for warning in self.warnings]
         return "\n".join(lines)
 
     def raise_if_invalid(self) -> None:
@@ -97,6 +106,9 @@ class DatasetValidator:
             report.total_issues += 1
             if len(report.issues) < self.max_reported:
                 report.issues.append(issue)
+        report.repeated_rows = [index + 1 for index in repeated_row_indices(row_fingerprints(dataset))]
+        if report.repeated_rows:
+            report.warnings.append(repeated_rows_warning(report.repeated_rows))
         return report
 
     def _issues(self, dataset: datasets.Dataset, shape: RecordShape, columns: list[str]) -> Iterator[ValidationIssue]:
@@ -130,6 +142,44 @@ class DatasetValidator:
                     if problem:
                         yield ValidationIssue(offset + i + 1, col, problem, _ROW_HINT)
             offset += size
+
+
+def row_fingerprints(dataset: datasets.Dataset) -> list[bytes]:
+    """One digest per row of all its columns' content (lists and objects by their JSON text): equal rows,
+    equal digests."""
+    columns = list(dataset.column_names)
+    fingerprints = []
+    for batch in dataset.iter(batch_size=_BATCH):
+        for values in zip(*(batch[col] for col in columns)):
+            text = json.dumps(values, sort_keys=True, ensure_ascii=False, default=str)
+            fingerprints.append(hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest())
+    return fingerprints
+
+
+def repeated_row_indices(fingerprints: list[bytes]) -> list[int]:
+    """The 0-based indices of the rows whose content equals an earlier row's (the first of each stays out)."""
+    seen: set[bytes] = set()
+    repeated = []
+    for index, fingerprint in enumerate(fingerprints):
+        if fingerprint in seen:
+            repeated.append(index)
+        seen.add(fingerprint)
+    return repeated
+
+
+def row_list(rows: list[int], shown: int = 10) -> str:
+    """``row 4`` or ``rows 4, 7, 9`` (the first ``shown``, then how many more)."""
+    text = ", ".join(map(str, rows[:shown])) + (f" and {len(rows) - shown} more" if len(rows) > shown else "")
+    return f"row {text}" if len(rows) == 1 else f"rows {text}"
+
+
+def repeated_rows_warning(rows: list[int]) -> str:
+    """The warning for the 1-based ``rows`` that repeat an earlier row."""
+    count = "1 row repeats" if len(rows) == 1 else f"{len(rows)} rows repeat"
+    return (
+        f"{count} an earlier row ({row_list(rows)}): repeats weigh more in training and can end up in both the "
+        "training and the eval rows. Turn on drop_duplicates ('Drop duplicate rows') to drop them before the split."
+    )
 
 
 _ROW_HINT = "Fix or remove the rows named (row 1 is the first data row), then load the dataset again."

@@ -1,10 +1,11 @@
-"""Hold out part of a dataset for evaluation, reproducibly."""
+"""Hold out part of a dataset for evaluation, reproducibly, and count eval rows that copy training rows."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ..exceptions import ConfigurationError, DatasetValidationError
+from .dataset_validator import row_fingerprints
 
 if TYPE_CHECKING:
     import datasets
@@ -33,3 +34,18 @@ def train_eval_split(
         )
     parts = dataset.train_test_split(test_size=num_eval, shuffle=True, seed=seed)
     return parts["train"], parts["test"]
+
+
+def eval_rows_in_training(train: datasets.Dataset, evaluation: datasets.Dataset) -> int:
+    """How many eval rows have the same content (all columns) as some training row."""
+    in_training = set(row_fingerprints(train))
+    return sum(fingerprint in in_training for fingerprint in row_fingerprints(evaluation))
+
+
+def shared_rows_warning(count: int) -> str:
+    """The warning for ``count`` eval rows that also appear in the training rows."""
+    rows = "1 eval row also appears" if count == 1 else f"{count} eval rows also appear"
+    return (
+        f"{rows} in the training rows, so the eval loss partly measures rows the model trained on. "
+        "Turn on drop_duplicates ('Drop duplicate rows') to keep the two apart."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from ..exceptions import HardwareError
@@ -44,3 +45,30 @@ def out_of_memory_error(exc: BaseException, suggestions: list[dict] | None = Non
     else:
         hint = GENERIC_HINT
     return HardwareError(f"Out of memory during training: the {what_ran_out(exc)} ran out.", hint)
+
+
+def kernel_oom_record(pid: int, kmsg: str = "/dev/kmsg", max_records: int = 200_000) -> str | None:
+    """The kernel log's line saying the out-of-memory killer killed ``pid``; None when absent or unreadable."""
+    pattern = re.compile(rf"(Killed process {pid}\b|oom-kill:.*\bpid={pid}\b|Out of memory: Kill(ed)? process {pid}\b)")
+    try:
+        fd = os.open(kmsg, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    found = None
+    try:
+        for _ in range(max_records):
+            try:
+                record = os.read(fd, 8192).decode("utf-8", "replace")
+            except BlockingIOError:  # the end of the buffer
+                break
+            except BrokenPipeError:  # records were overwritten while reading: go on with the next
+                continue
+            except OSError:
+                break
+            if not record:
+                break
+            if pattern.search(record):
+                found = record.split(";", 1)[-1].strip()
+    finally:
+        os.close(fd)
+    return found

@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..exceptions import ConfigurationError
+from ..names import model_name_problem, name_from
 from .compute_profiles import PROFILES, with_profile_defaults
 from .field_bounds import field_bounds
 from .tasks import TASKS, canonical_task_name
@@ -93,6 +94,9 @@ class TrainingConfig(BaseModel):
     num_generations: int = Field(4, ge=2, description="RLHF stage 2: answers sampled per prompt and compared (GRPO group size).")
     max_completion_length: int = Field(64, gt=0, description="RLHF stage 2: longest answer generated per prompt, in tokens.")
     dataset_split: str = Field("train", description="Split to read from a Hub dataset.")
+    drop_duplicates: bool = Field(
+        False, description="Drop rows that repeat an earlier row before the split (they are counted either way)."
+    )
     column_mapping: dict[str, str] | None = Field(
         None, description="Rename dataset columns to the expected fields, e.g. {'question': 'instruction'}."
     )
@@ -110,6 +114,17 @@ class TrainingConfig(BaseModel):
         if isinstance(data, dict) and data.get("compute_specs"):
             data = with_profile_defaults(data, cls.input_names)
         return data
+
+    @field_validator("output_name")
+    @classmethod
+    def _check_output_name(cls, value: str | None) -> str | None:
+        """The registered name is checked before any work: a bad one would fail only after training."""
+        if value is None or not value.strip():
+            return None
+        problem = model_name_problem(value)
+        if problem:
+            raise ValueError(f"{problem} (e.g. 'my-model-v2')")
+        return value.strip()
 
     @model_validator(mode="after")
     def _check(self) -> TrainingConfig:
@@ -148,7 +163,7 @@ class TrainingConfig(BaseModel):
     def run_name(self) -> str:
         """A readable default name for the registered model."""
         base = Path(self.model_name.rstrip("/")).name or "model"
-        return self.output_name or f"{base}-{self.strategy}"
+        return self.output_name or name_from(f"{base}-{self.strategy}")
 
     def to_json_dict(self) -> dict[str, Any]:
         """The config as plain JSON (field names, not aliases)."""

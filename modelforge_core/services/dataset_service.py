@@ -8,7 +8,8 @@ job can still read them after the browser's temporary file is gone.
 from __future__ import annotations
 
 import hashlib
-import shutil
+import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,17 +17,21 @@ from ..data.formats import apply_column_mapping, detect_shape
 from ..data.loading import SUPPORTED_EXTENSIONS, load_dataset_source
 from ..data.samples import SAMPLES_DIR, sample_dataset_paths
 from ..evaluation.dataset_validator import DatasetValidator
-from ..exceptions import DatasetValidationError, ModelForgeException
+from ..exceptions import DatasetValidationError, ModelForgeException, PathNotAllowedError
 from ..heavy_imports import wait_for_imports
 from ..schemas.tasks import TASK_TABLE
-from ..settings import Settings
+from ..settings import MEGABYTE, Settings
+from .path_access import PathPolicy
 
 PREVIEW_ROWS = 5
 
 
 @dataclass
 class DatasetPreview:
-    """The preview of one dataset for one task; ``ok`` is False when training would refuse it."""
+    """The preview of one dataset for one task; ``ok`` is False when training would refuse it.
+
+    ``warnings`` (e.g. rows that repeat an earlier row) do not block training; the message says them too.
+    """
 
     source: str
     ok: bool
@@ -36,6 +41,7 @@ class DatasetPreview:
     num_rows: int = 0
     shape: str | None = None
     issues: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,8 +50,9 @@ class DatasetPreview:
 class DatasetService:
     """Previews and stores datasets for the UI and the API."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, policy: PathPolicy | None = None):
         self.settings = settings
+        self.policy = policy or PathPolicy.from_settings(settings)
 
     @property
     def file_extensions(self) -> tuple[str, ...]:
@@ -58,18 +65,40 @@ class DatasetService:
         return sample_dataset_paths()
 
     def store_upload(self, temp_path: str | Path) -> str:
-        """Copy an uploaded file into ``uploads/`` (named by content hash); return the stored path."""
+        """Copy an uploaded file into ``uploads/`` (named by content hash), hashed and copied in chunks;
+        return the stored path. A file over ``Settings.max_upload_mb`` is refused and nothing is kept."""
         source = Path(temp_path)
         if source.suffix.lower() not in SUPPORTED_EXTENSIONS:
             raise DatasetValidationError(
                 f"{source.name}: unsupported file type '{source.suffix}'.",
                 f"Upload one of: {', '.join(SUPPORTED_EXTENSIONS)}.",
             )
-        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
-        target = self.settings.uploads_dir / f"{digest}-{source.name}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            shutil.copyfile(source, target)
+        limit_mb = self.settings.max_upload_mb
+        uploads = self.settings.uploads_dir
+        uploads.mkdir(parents=True, exist_ok=True)
+        handle, partial_name = tempfile.mkstemp(dir=uploads, prefix=".partial-")
+        partial, digest, size = Path(partial_name), hashlib.sha256(), 0
+        try:
+            with os.fdopen(handle, "wb") as writer, source.open("rb") as reader:
+                for chunk in iter(lambda: reader.read(MEGABYTE), b""):
+                    size += len(chunk)
+                    if size > limit_mb * MEGABYTE:
+                        raise DatasetValidationError(
+                            f"{source.name} is larger than the upload limit of {limit_mb:g} MB.",
+                            "Upload a smaller file (or a part of it), or start the app with --max-upload-mb N "
+                            "(env MODELFORGE_MAX_UPLOAD_MB) to raise the limit.",
+                        )
+                    digest.update(chunk)
+                    writer.write(chunk)
+            target = uploads / f"{digest.hexdigest()[:12]}-{source.name}"
+            if not target.exists():
+                partial.replace(target)
+        except OSError as err:
+            raise DatasetValidationError(
+                f"{source.name} cannot be read or stored ({err.strerror or err}).", "Upload the file again."
+            ) from None
+        finally:
+            partial.unlink(missing_ok=True)
         return str(target)
 
     def display_name(self, source: str) -> str:
@@ -88,8 +117,16 @@ class DatasetService:
         return text.replace(source, shown) if source and shown != source else text
 
     def preview(self, source: str, task: str, column_mapping: dict | None = None) -> DatasetPreview:
-        """Load, map, detect and validate; every problem is reported (the file named by its name), not raised."""
-        preview = self._preview((source or "").strip(), task, column_mapping)
+        """Load, map, detect and validate; every problem is reported (the file named by its name), not raised.
+
+        A path the policy does not let this app read (it is shared) is refused before anything is read.
+        """
+        source = (source or "").strip()
+        try:
+            self.policy.check_dataset(source)
+        except PathNotAllowedError as exc:
+            return DatasetPreview(source, False, f"{exc.message} {exc.hint}")
+        preview = self._preview(source, task, column_mapping)
         preview.message = self.named(preview.message, preview.source)
         return preview
 
@@ -119,6 +156,8 @@ class DatasetService:
             return preview
         report = DatasetValidator().validate(dataset, shape, source=source)
         preview.issues = [asdict(issue) for issue in report.issues]
+        preview.warnings = list(report.warnings)
         preview.ok = report.ok
-        preview.message = f"{len(dataset)} rows, shape '{shape.value}': ready." if report.ok else report.summary()
+        ready = " ".join([f"{len(dataset)} rows, shape '{shape.value}': ready.", *report.warnings])
+        preview.message = ready if report.ok else report.summary()
         return preview

@@ -17,6 +17,7 @@ from ..model_kinds import ModelKind
 from ..providers.model_classes import check_model_serves_task
 from ..providers.model_source import read_model_config
 from .model_service import ModelService
+from .path_access import PathPolicy
 
 
 def _metrics(model: Any, tokenizer: Any, rows: Any, task: str, seq2seq: bool, max_length: int) -> dict:
@@ -32,11 +33,13 @@ def _metrics(model: Any, tokenizer: Any, rows: Any, task: str, seq2seq: bool, ma
 class EvaluationService:
     """Evaluates registered models on datasets, in this process (use it from the CLI or a worker)."""
 
-    def __init__(self, models: ModelService):
+    def __init__(self, models: ModelService, policy: PathPolicy | None = None):
         self.models = models
+        self.policy = policy or PathPolicy.from_env()
 
     def evaluate(self, model_ref: str, dataset: str, samples: int = 64, column_mapping: dict | None = None) -> dict:
         """``{"model": {...}, "base": {...}, "rows": n, "task": ...}``; raises ModelForgeException subclasses."""
+        self.policy.check_dataset(dataset)
         wait_for_imports()
         import transformers
 

@@ -1,12 +1,15 @@
 """``ExportService``: a fine-tuned model out of the registry: merged weights, an adapter zip, the Hub.
 
 A merged export (the adapter folded into the base) is a plain transformers model in safetensors with
-its tokenizer. A Hub push takes the token for that call only: it is never written to the database,
-a log or the model folder; offline it fails at once.
+its tokenizer, written where the ``PathPolicy`` allows (a shared app: only under the data folder's
+``exports/``). An adapter zip holds plain relative entries under a safe stem of the model's name. A
+Hub push takes the token for that call only: it is never written to the database, a log or the
+model folder; offline it fails at once.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -16,13 +19,21 @@ from ..model_card import METADATA_FILE, card_fields, read_model_metadata, render
 from ..settings import is_offline
 from .model_loading import load_registered_model
 from .model_service import ModelService
+from .path_access import PathPolicy
+
+
+def safe_stem(name: str) -> str:
+    """A file or folder name made from a model's name: no separators, no ``..``, never empty."""
+    stem = re.sub(r"\.{2,}", ".", re.sub(r"[^\w.-]+", "-", name)).strip(".-")
+    return stem or "adapter"
 
 
 class ExportService:
     """Exports registered models."""
 
-    def __init__(self, models: ModelService):
+    def __init__(self, models: ModelService, policy: PathPolicy | None = None):
         self.models = models
+        self.policy = policy or PathPolicy.from_env()
 
     def _folder(self, record: dict) -> Path:
         folder = Path(record["path"])
@@ -31,16 +42,19 @@ class ExportService:
         return folder
 
     def export_merged(self, model_ref: str, target: str | Path) -> Path:
-        """Save base + adapter merged into ``target`` (a new or empty folder); returns it."""
+        """Save base + adapter merged into ``target`` (a new or empty folder, where the policy allows); returns it."""
         record = self.models.get_model(model_ref)
         self._folder(record)
-        target = Path(target).expanduser().resolve()
+        target = self.policy.export_target(target)
+        if target.is_file():
+            raise ConfigurationError(f"{target} is a file.", "Pick a new or empty folder for the export.")
         if target.exists() and any(target.iterdir()):
             raise ConfigurationError(f"{target} is not empty.", "Pick a new or empty folder for the export.")
         loaded = load_registered_model(record, "cpu")
         model = loaded.model.merge_and_unload() if loaded.has_adapter else loaded.model
         staging = target.with_name(target.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         try:
             model.save_pretrained(staging, safe_serialization=True)
             loaded.tokenizer.save_pretrained(staging)
@@ -53,15 +67,20 @@ class ExportService:
         return target
 
     def zip_adapter(self, model_ref: str, target: str | Path) -> Path:
-        """The model's folder (adapter, tokenizer, model card, modelforge.json) as a zip file."""
+        """The model's folder (adapter, tokenizer, model card, modelforge.json) as a zip file at ``target``.
+
+        Entries are plain relative names under ``safe_stem(name)/``; a link leading out of the folder is left out.
+        """
         record = self.models.get_model(model_ref)
-        folder = self._folder(record)
+        folder = self._folder(record).resolve()
         target = Path(target).expanduser().resolve()
         target.parent.mkdir(parents=True, exist_ok=True)
+        stem = safe_stem(record["name"])
         with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(folder.rglob("*")):
-                if path.is_file() and path.name != "training_args.bin":
-                    archive.write(path, Path(record["name"]) / path.relative_to(folder))
+                inside = path.resolve().is_relative_to(folder)
+                if path.is_file() and inside and path.name != "training_args.bin":
+                    archive.write(path, f"{stem}/{path.relative_to(folder).as_posix()}")
         return target
 
     def push_to_hub(self, model_ref: str, repo_id: str, token: str | None, private: bool = True) -> str:

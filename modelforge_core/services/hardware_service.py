@@ -25,9 +25,11 @@ from ..hardware.model_shape import model_shape
 from ..hardware.profiles import PROFILE_REFERENCE_MEMORY_GB, compute_profile, profile_defaults
 from ..hardware.recommendations import recommend
 from ..model_kinds import ModelKind
+from ..schemas.learning_rates import learning_rate_warning
 from ..settings import Settings
 from ..strategies.strategy_factory import StrategyFactory
 from .machine import Machine
+from .path_access import PathPolicy
 
 # The CPU load is the busy share of the CPU time between two readings: the first reading (or one after
 # a long pause) measures this long a window; later ones the time since the previous reading.
@@ -185,6 +187,7 @@ class HardwareService:
     def estimate(self, config, machine: dict | None = None, always_suggest: bool = False) -> dict:
         """Will ``config`` (a TrainingConfig) fit here? The estimate, the verdict and changes that would help
         (only when it does not fit, unless ``always_suggest``: after a real out-of-memory error)."""
+        PathPolicy.from_env().check_model(config.model_name)  # it reads the model folder's config.json
         machine = machine or self.detect()
         device = machine["training_device"]
         budget = _budget_gb(machine) * GB
@@ -201,6 +204,7 @@ class HardwareService:
         result["other_checkpointing"] = {"gradient_checkpointing": not plan.gradient_checkpointing, "peak_gb": round(other.total / GB, 3)}
         wanted = always_suggest or result["verdict"] is not Verdict.FITS
         result["suggestions"] = suggest(shape, plan, budget, reward) if wanted else []
+        result["warnings"] = [text for text in (learning_rate_warning(config),) if text]
         return result
 
 
@@ -256,3 +260,9 @@ def reference_machine(profile: str) -> dict:
     machine = given_machine("cpu" if profile == "cpu" else "cuda", PROFILE_REFERENCE_MEMORY_GB[profile], bf16=profile != "low_end")
     machine["compute_profile"] = profile
     return machine
+
+
+def trainable_parameters(config) -> int:
+    """The parameters the run trains: the LoRA adapters', or every weight for full fine-tuning (from config.json)."""
+    shape, plan, _ = _shape_and_plan(config, "cpu")
+    return shape.total_params if plan.full else shape.lora_params(config.lora_r, config.target_modules)

@@ -1,4 +1,5 @@
-"""What this installation can do: providers (and why one is unavailable), strategies, tasks."""
+"""What this installation can do: providers (and why one is unavailable), strategies, tasks, and who may
+reach which paths (local or shared access)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import asdict, dataclass
 from .. import __version__
 from ..providers.provider_factory import ProviderFactory
 from ..strategies.strategy_factory import StrategyFactory
+from .path_access import PathPolicy
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class SystemInfo:
     strategies: list[str]
     tasks: list[str]
     strategies_by_task: dict[str, list[str]]
+    access: dict  # PathPolicy.to_dict(): {"mode": "local"|"shared", "allowed_paths": [...], "description": ...}
 
     def strategies_for(self, task: str) -> list[str]:
         """The strategies that train ``task`` (none for an unknown task)."""
@@ -28,8 +31,9 @@ class SystemInfo:
         return asdict(self)
 
 
-def system_info() -> SystemInfo:
-    """Names that work here, for ``info``, ``GET /api/info`` and the UI's choices."""
+def system_info(policy: PathPolicy | None = None) -> SystemInfo:
+    """Names that work here, and the access mode (``policy``, default this process's), for ``info``,
+    ``GET /api/info`` and the UI."""
     availability = ProviderFactory.available()
     return SystemInfo(
         version=__version__,
@@ -38,4 +42,5 @@ def system_info() -> SystemInfo:
         strategies=StrategyFactory.names(),
         tasks=StrategyFactory.tasks(),
         strategies_by_task={task: StrategyFactory.strategies_for(task) for task in StrategyFactory.tasks()},
+        access=(policy or PathPolicy.from_env()).to_dict(),
     )

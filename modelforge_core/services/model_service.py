@@ -15,10 +15,10 @@ from ..exceptions import (
 )
 from ..logging_config import get_logger
 from ..model_card import METADATA_FILE, read_model_metadata, write_card_from_metadata, write_model_metadata
+from ..names import check_model_name
 from ..settings import Settings
 
 logger = get_logger("models")
-MAX_NAME_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -37,15 +37,6 @@ class ModelCardSections:
                 if line.strip() == "---":
                     return cls("\n".join(lines[1:end]), "\n".join(lines[end + 1:]).strip("\n"))
         return cls("", text)
-
-
-def _clean_name(name: str) -> str:
-    cleaned = (name or "").strip()
-    if not cleaned:
-        raise ConfigurationError("A model name cannot be empty.", "Type a name, e.g. 'my-model'.")
-    if len(cleaned) > MAX_NAME_LENGTH:
-        raise ConfigurationError(f"A model name can have at most {MAX_NAME_LENGTH} characters.", "Use a shorter name.")
-    return cleaned
 
 
 class ModelService:
@@ -81,7 +72,7 @@ class ModelService:
             raise ModelAccessError(
                 f"The model folder {folder} does not exist.", "Save the model before registering it."
             )
-        base = _clean_name(name)
+        base = check_model_name(name)
         fields = {
             "base_model": base_model, "task": task, "strategy": strategy, "provider": provider,
             "path": str(folder.resolve()), "config": config, "metrics": metrics or {}, "job_id": job_id,
@@ -131,7 +122,7 @@ class ModelService:
         ConfigurationError if the name is empty or taken.
         """
         model = self.get_model(id_or_name)
-        name = _clean_name(new_name)
+        name = check_model_name(new_name)
         if name == model["name"]:
             return model
         taken = self._db.get_model_by_name(name)

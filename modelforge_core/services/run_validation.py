@@ -1,19 +1,20 @@
 """Checks a training config before a job exists: names, task support, the dataset, the model.
 
-Cheap checks come first; the model check reads only ``config.json`` (no weights), and never waits
-long on the network. Nothing is written anywhere.
+Cheap checks come first: a dataset or model path that a shared app may not read (``PathPolicy``) is
+refused before anything is read; the model check reads only ``config.json`` (no weights), and never
+waits long on the network. Nothing is written anywhere.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..data.pipeline import load_validated_dataset
-from ..evaluation.splits import train_eval_split
+from ..data.pipeline import load_training_splits
 from ..exceptions import DatasetValidationError
 from ..providers.provider_factory import ProviderFactory
 from ..schemas import TrainingConfig, parse_training_config
 from ..strategies.strategy_factory import StrategyFactory
+from .path_access import PathPolicy
 
 
 def _absolute_if_local(value: str) -> str:
@@ -21,25 +22,30 @@ def _absolute_if_local(value: str) -> str:
     return str(path.resolve()) if path.exists() else value
 
 
-def validate_run(config: TrainingConfig | dict | str) -> TrainingConfig:
-    """The checked config, with local paths made absolute; raises a ModelForgeException subclass."""
+def validate_run(config: TrainingConfig | dict | str, policy: PathPolicy | None = None) -> TrainingConfig:
+    """The checked config, with local paths made absolute; raises a ModelForgeException subclass.
+
+    ``policy`` (default: this process's settings) says which local paths may be read.
+    """
     if not isinstance(config, TrainingConfig):
         config = parse_training_config(config)
+    policy = policy or PathPolicy.from_env()
+    policy.check_dataset(config.dataset)
+    for model in (config.model_name, config.reward_model):
+        if model:
+            policy.check_model(model)
     provider = ProviderFactory.create(config.provider)
     strategy_class = StrategyFactory.get_class(config.strategy)
     StrategyFactory.check_task(config.strategy, config.task)
     provider.check_available()
 
-    loaded = load_validated_dataset(
-        config.dataset, task=config.task, split=config.dataset_split, column_mapping=config.column_mapping
-    )
+    loaded = load_training_splits(config)  # also splits: a split that leaves a side empty is refused here
     if loaded.shape not in strategy_class.accepted_shapes:
         accepted = ", ".join(shape.value for shape in strategy_class.accepted_shapes)
         raise DatasetValidationError(
             f"{config.dataset}: records of shape '{loaded.shape.value}' cannot train strategy '{config.strategy}'.",
             f"Strategy '{config.strategy}' accepts: {accepted}.",
         )
-    train_eval_split(loaded.dataset, config.eval_split, config.seed)
     provider.validate_model_access(config.model_name, config.task)
     return config.model_copy(
         update={"dataset": _absolute_if_local(config.dataset), "model_name": _absolute_if_local(config.model_name)}

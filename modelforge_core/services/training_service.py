@@ -2,12 +2,13 @@
 
 Jobs run in worker processes (``modelforge_core.worker``). All state lives in the database and the
 run folder, so the app, the CLI and tests can watch the same job. ``dispatch()`` advances the queue
-under a file lock (several processes may call it) and marks jobs whose worker died ``interrupted``.
+under the database's queue lock (``DatabaseManager.queue_lock``: several processes, even several apps
+sharing one database, may call it) and records the end of jobs whose worker died without recording it.
 """
 
 from __future__ import annotations
 
-import signal
+import shutil
 import threading
 import time
 import uuid
@@ -16,23 +17,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+import psutil
 
 from ..database.database_manager import DatabaseManager
 from ..database.models import ACTIVE_JOB_STATES, FINAL_JOB_STATES
-from ..exceptions import NotFoundError, TrainingError
+from ..disk import disk_full_error, is_disk_full
+from ..exceptions import DatabaseError, NotFoundError, TrainingError
 from ..logging_config import get_logger
 from ..schemas import TrainingConfig
+from ..schemas.learning_rates import learning_rate_warning
 from ..settings import Settings
 from ..training.events import EventLog
 from ..training.run_files import RunFiles
+from .disk_need import check_disk_space
 from .model_catalog import ModelCatalog
+from .path_access import PathPolicy
 from .run_validation import validate_run
+from .worker_death import describe_worker_end
 from .worker_process import kill_process, process_alive, spawn_worker
 
 log = get_logger("training")
 __all__ = ["ACTIVE_JOB_STATES", "FINAL_JOB_STATES", "RESUMABLE_STATES", "TrainingService"]
 RESUMABLE_STATES = ("stopped", "interrupted", "failed")
+MAX_BACKOFF_S = 30.0
+REPEAT_LOG_EVERY = 20  # a failure that lasts is logged again once per this many rounds
 
 
 def _now() -> datetime:
@@ -47,7 +55,8 @@ class TrainingService:
         self.settings = settings.ensure_dirs()
         self.catalog = catalog or ModelCatalog(self.settings)
         self._processes: dict[str, Any] = {}
-        self._lock_path = self.settings.runs_dir / ".dispatch.lock"
+        self._lowest_memory: dict[str, float] = {}  # job id -> lowest share of RAM available while it ran
+        self._unrecorded: set[str] = set()  # dead workers whose end the database could not take yet
         self._dispatcher: threading.Thread | None = None
         self._closing = threading.Event()
         self.dispatch()  # at start: jobs whose worker died become interrupted; the queue moves on
@@ -56,26 +65,46 @@ class TrainingService:
 
     def validate(self, config: TrainingConfig | dict | str) -> TrainingConfig:
         """The config, checked against providers, strategies, the dataset and the model; raises on problems."""
-        return validate_run(config)
+        return validate_run(config, PathPolicy.from_settings(self.settings))
 
     def submit(self, config: TrainingConfig | dict | str) -> dict:
-        """Validate, create a queued job with its run folder, and start it when the device is free."""
+        """Validate, create a queued job with its run folder, and start it when the device is free.
+
+        Atomic: the run folder is complete before the job row is written, and a failure on the way
+        removes it, so a failed submit leaves neither. Warnings (a learning rate far outside the usual
+        range, tight disk space) go into the job's log before it starts.
+        """
         config = self.validate(config)
+        warnings = [text for text in (learning_rate_warning(config), check_disk_space(config, self.settings.home)) if text]
         job_id = uuid.uuid4().hex[:12]
         run = RunFiles(self.settings.runs_dir / job_id)
-        run.root.mkdir(parents=True)
-        run.config.write_text(config.model_dump_json(indent=2), encoding="utf-8")
         try:
-            self.db.create_job(job_id=job_id, config=config.to_json_dict(), run_dir=str(run.root))
-        except Exception:
-            import shutil
-
+            self._create_run(job_id, run, config, warnings)
+        except BaseException as exc:
             shutil.rmtree(run.root, ignore_errors=True)
+            if is_disk_full(exc):
+                raise disk_full_error(self.settings.home, "creating the job") from None
+            if isinstance(exc, OSError):
+                raise TrainingError(
+                    f"Could not create the run folder {run.root}: {exc.strerror or exc}.",
+                    "Check that the data folder (MODELFORGE_HOME) is writable.",
+                ) from None
             raise
-        EventLog(run.events).write("status", status="queued", message="Job queued")
         log.info("job submitted", extra={"fields": {"job_id": job_id, "model": config.model_name}})
         self.dispatch()
         return self.get_job(job_id)
+
+    def _create_run(self, job_id: str, run: RunFiles, config: TrainingConfig, warnings: list[str]) -> None:
+        """The run folder with its config and first events, then the job row (the row makes the job exist)."""
+        run.root.mkdir(parents=True)
+        staging = run.root / "config.json.partial"
+        staging.write_text(config.model_dump_json(indent=2), encoding="utf-8")
+        staging.replace(run.config)
+        events = EventLog(run.events)
+        events.write("status", status="queued", message="Job queued")
+        for warning in warnings:
+            events.log(warning, level="warning")
+        self.db.create_job(job_id=job_id, config=config.to_json_dict(), run_dir=str(run.root))
 
     def submit_when_ready(self, config: TrainingConfig | dict) -> dict:
         """``submit``, once the model is there: a demo model not built yet is built first (while the app
@@ -98,7 +127,12 @@ class TrainingService:
         return job
 
     def list_jobs(self, statuses: list[str] | None = None) -> list[dict]:
-        return self.db.list_jobs(statuses)
+        """Jobs in queue order, each with its ``queue_position`` (1 = next to start; None when not queued)."""
+        jobs = self.db.list_jobs(statuses)
+        queued = [job["id"] for job in (jobs if statuses is None else self.db.list_jobs(["queued"])) if job["status"] == "queued"]
+        for job in jobs:
+            job["queue_position"] = queued.index(job["id"]) + 1 if job["id"] in queued else None
+        return jobs
 
     def queue_position(self, job_id: str) -> int | None:
         """1 for the next job to start, 2 for the one after, ...; None when not queued."""
@@ -213,12 +247,20 @@ class TrainingService:
     # -- the queue --------------------------------------------------------------------------
 
     def dispatch(self) -> None:
-        """Mark dead workers' jobs interrupted, then start the oldest queued job if none is running."""
-        with FileLock(str(self._lock_path), timeout=60):
+        """Mark dead workers' jobs interrupted, then start the oldest queued job of this data folder if none runs.
+
+        Under the database's queue lock, which every app and CLI sharing the database takes (on PostgreSQL
+        even those of other data folders): one job runs at a time across all of them. Each starts only the
+        jobs whose run folder lies in its own ``runs_dir``, since another app's worker needs that app's files.
+        """
+        with self.db.queue_lock():
             self._reconcile()
             if self.db.list_jobs(ACTIVE_JOB_STATES):
                 return
+            own_runs = self.settings.runs_dir.resolve()
             for job in self.db.list_jobs(["queued"]):
+                if Path(job["run_dir"]).resolve().parent != own_runs:
+                    continue
                 if self.db.transition_job(job["id"], ["queued"], "running", started_at=_now()):
                     self._start_worker(job)
                     return
@@ -242,22 +284,42 @@ class TrainingService:
             process = self._processes.get(job["id"])
             alive = process.poll() is None if process is not None else process_alive(job["pid"], job["pid_create_time"])
             if alive:
-                continue
-            message = "The training process ended unexpectedly (killed, crashed or out of memory)."
-            hint = "Resume it to continue from its last checkpoint; the log is in worker.log."
-            if process is not None and process.returncode == -getattr(signal, "SIGKILL", 9):
-                message = (
-                    "The training process was killed (SIGKILL). On Linux that is usually the out-of-memory killer: "
-                    "the run needed more RAM than was free."
-                )
-                hint = "Check the estimate next to Start, lower the batch size or max_seq_length, then resume. " + hint
-            if self.db.transition_job(
-                job["id"], ACTIVE_JOB_STATES, "interrupted", finished_at=_now(),
-                error_type="TrainingError", error_message=message, error_hint=hint,
-            ):
-                EventLog(RunFiles(Path(job["run_dir"])).events).write("end", status="interrupted", message=message)
-                log.warning("job interrupted", extra={"fields": {"job_id": job["id"]}})
-            self._processes.pop(job["id"], None)
+                self._note_free_memory(job["id"])
+            else:
+                self._record_worker_end(job, process)
+
+    def _note_free_memory(self, job_id: str) -> None:
+        """The lowest share of RAM available while the worker runs: evidence when it dies."""
+        memory = psutil.virtual_memory()
+        share = memory.available / memory.total if memory.total else 1.0
+        self._lowest_memory[job_id] = min(share, self._lowest_memory.get(job_id, 1.0))
+
+    def _record_worker_end(self, job: dict, process: Any) -> None:
+        """A worker died without ending its job: record why (failed or interrupted). A database that cannot
+        be written now (a full disk) is logged once and retried on the next round."""
+        run = RunFiles(Path(job["run_dir"]))
+        returncode = process.returncode if process is not None else None
+        end = describe_worker_end(returncode, job["pid"], self.settings.home, run.log, self._lowest_memory.get(job["id"]))
+        try:
+            changed = self.db.transition_job(
+                job["id"], ACTIVE_JOB_STATES, end.status, finished_at=_now(),
+                error_type="TrainingError", error_message=end.message, error_hint=end.hint,
+            )
+        except DatabaseError as exc:
+            if job["id"] not in self._unrecorded:
+                self._unrecorded.add(job["id"])
+                log.warning("job end not recorded yet; retrying", extra={"fields": {"job_id": job["id"], "error": exc.message}})
+            return
+        self._unrecorded.discard(job["id"])
+        if changed:
+            error = {"error": "TrainingError", "message": end.message, "hint": end.hint}
+            try:
+                EventLog(run.events).write("end", status=end.status, message=end.message, error=error)
+            except OSError:
+                pass  # the job row holds the same words
+            log.warning("worker ended without recording", extra={"fields": {"job_id": job["id"], "status": end.status}})
+        self._processes.pop(job["id"], None)
+        self._lowest_memory.pop(job["id"], None)
 
     def start_background_dispatch(self, interval: float = 1.0) -> None:
         """Advance the queue from a daemon thread (the app uses this; the CLI's follow() does it inline)."""
@@ -265,11 +327,21 @@ class TrainingService:
             return
 
         def loop() -> None:
-            while not self._closing.wait(interval):
+            delay, failures = interval, 0
+            while not self._closing.wait(delay):
                 try:
                     self.dispatch()
-                except Exception:  # keep the dispatcher alive; the next round retries
-                    log.exception("dispatch failed")
+                except Exception as exc:  # keep the dispatcher alive; retry, less and less often
+                    failures += 1
+                    if failures == 1:
+                        log.exception("dispatch failed; retrying with back-off")
+                    elif failures % REPEAT_LOG_EVERY == 0:
+                        log.warning("dispatch still failing", extra={"fields": {"failures": failures, "error": str(exc)}})
+                    delay = min(interval * 2**failures, MAX_BACKOFF_S)
+                    continue
+                if failures:
+                    log.info("dispatch works again", extra={"fields": {"failures": failures}})
+                delay, failures = interval, 0
 
         self._dispatcher = threading.Thread(target=loop, name="modelforge-dispatch", daemon=True)
         self._dispatcher.start()

@@ -18,6 +18,9 @@ import modelforge_core
 from ..settings import Settings
 
 PACKAGE_PARENT = str(Path(modelforge_core.__file__).resolve().parent.parent)
+# The worker's exit codes; a worker that records its job's end itself exits 0 (completed, stopped) or 1 (failed).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_DISK_FULL = 3  # the disk was full and the failure could not be recorded: the service records it
 
 
 def spawn_worker(job_id: str, log_path: Path, settings: Settings) -> tuple[subprocess.Popen, float]:

@@ -38,6 +38,7 @@ def common_training_kwargs(config: Any, output_dir: Path, has_eval: bool) -> dic
         "seed": config.seed,
         "data_seed": config.seed,
         "logging_steps": config.logging_steps,
+        "logging_nan_inf_filter": False,  # a NaN loss is shown as NaN, and the divergence guard stops the run
         "logging_first_step": True,
         "save_strategy": "steps",
         "save_steps": config.save_steps,

@@ -1,11 +1,14 @@
 """``EventCallback``: turns trainer hooks into events, and a stop request into a clean stop.
 
 A stop request (the run's STOP file) sets ``should_save`` and ``should_training_stop`` at the next
-step end, so the trainer writes a checkpoint and leaves its loop: what it learned is kept.
+step end, so the trainer writes a checkpoint and leaves its loop: what it learned is kept. A loss or
+gradient norm that is no longer a finite number stops the run at once, without a checkpoint (the
+weights are already ruined): ``diverged`` says where, and the pipeline fails the job with it.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +22,11 @@ from .job_clock import JobClock, StepRate
 
 PROGRESS_INTERVAL_S = 0.25
 SUMMARY_KEYS = {"epoch", "step", "total_flos", "train_runtime", "train_samples_per_second", "train_steps_per_second"}
+DIVERGENCE_KEYS = ("loss", "grad_norm", "eval_loss")
+
+
+def _not_finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not math.isfinite(value)
 
 
 class EventCallback(TrainerCallback):
@@ -41,6 +49,7 @@ class EventCallback(TrainerCallback):
         self.stop_file = Path(stop_file)
         self.on_progress = on_progress
         self.stop_requested = False
+        self.diverged: dict | None = None  # {"step", "key", "value"} of the first non-finite loss or gradient norm
         self.first_eval: dict | None = None
         self.last_eval: dict | None = None
         self.clock = clock or JobClock()
@@ -84,6 +93,7 @@ class EventCallback(TrainerCallback):
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
         logs = dict(logs or {})
+        self._check_divergence(logs, state, control)
         if any(key.startswith("eval_") for key in logs):
             metrics = {k.removeprefix("eval_"): v for k, v in logs.items() if k.startswith("eval_")}
             if self.perplexity:  # a language-model loss; DPO's or a reward model's loss is not one
@@ -97,6 +107,16 @@ class EventCallback(TrainerCallback):
             numbers = {k: v for k, v in logs.items() if isinstance(v, (int, float)) and k not in SUMMARY_KEYS}
             self._write("train", step=state.global_step, epoch=state.epoch, **numbers)
 
+    def _check_divergence(self, logs: dict, state: Any, control: Any) -> None:
+        bad = next((key for key in DIVERGENCE_KEYS if _not_finite(logs.get(key))), None)
+        if bad is None or self.diverged is not None:
+            return
+        self.diverged = {"step": state.global_step, "key": bad, "value": logs[bad]}
+        self.events.log(f"{bad} became {logs[bad]} at step {state.global_step}: stopping the run.", level="error")
+        control.should_training_stop = True
+        control.should_save = False
+        control.should_evaluate = False
+
     def _write(self, type_: str, **fields: Any) -> dict:
         if self.stage:
             fields["stage"] = self.stage
@@ -106,7 +126,7 @@ class EventCallback(TrainerCallback):
         if not self.stop_requested and self.stop_file.exists():
             self.stop_requested = True
             self.events.log(f"Stop requested: saving a checkpoint at step {state.global_step} and stopping.")
-        if self.stop_requested:
+        if self.stop_requested and self.diverged is None:
             control.should_save = True
             control.should_training_stop = True
 

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..data.pipeline import load_validated_dataset
-from ..evaluation.splits import train_eval_split
+from ..data.pipeline import load_training_splits
 from ..exceptions import TrainingError
 from ..model_card import write_card_from_metadata, write_model_metadata
 from ..model_kinds import ModelKind
@@ -24,6 +23,7 @@ from ..providers.model_source import read_model_config
 from ..providers.provider_factory import ProviderFactory
 from ..providers.quantization import QuantizationFactory
 from ..schemas import TrainingConfig
+from ..schemas.learning_rates import usual_learning_rates
 from ..strategies import TrainingStrategy
 from ..strategies.lora import count_parameters
 from ..strategies.strategy_factory import StrategyFactory
@@ -108,15 +108,11 @@ def prepare_run(
     trainable, total = count_parameters(model)
     events.log(f"Trainable parameters: {trainable:,} of {total:,} ({100 * trainable / max(total, 1):.2f}%)")
 
-    loaded = load_validated_dataset(
-        config.dataset, task=config.task, split=config.dataset_split, column_mapping=config.column_mapping
-    )
-    train_rows, eval_rows = train_eval_split(loaded.dataset, config.eval_split, config.seed)
+    splits = load_training_splits(config)
+    train_rows, eval_rows = splits.train, splits.eval
     eval_count = len(eval_rows) if eval_rows is not None else 0
-    events.log(
-        f"Dataset: {loaded.report.num_rows} rows, shape '{loaded.shape.value}'; "
-        f"{len(train_rows)} for training, {eval_count} for evaluation"
-    )
+    for note in splits.notes:
+        events.log(note, level="warning" if note in splits.warnings else "info")
     _phase(events, clock, "preparing_data", f"Preparing {len(train_rows) + eval_count} rows (tokenizing, masking)")
     train_data = strategy.prepare_dataset(train_rows, tokenizer, config)
     eval_data = strategy.prepare_dataset(eval_rows, tokenizer, config) if eval_rows is not None else None
@@ -146,18 +142,20 @@ def run_training(
     """Train one config end to end; raises ModelForgeException subclasses for user errors."""
     started = time.monotonic()
     clock = clock or JobClock()
-    checkpoint = _checkpoint_to_resume(run) if resume else None
+    checkpoint = _checkpoint_to_resume(run, events) if resume else None
     prepared = prepare_run(config, run, events, on_progress, clock)
     trainer, callback = prepared.trainer, prepared.callback
     if checkpoint:
-        events.log(f"Resuming from {checkpoint.name}")
+        events.log(f"Resuming from {checkpoint.name} (the newest complete checkpoint)")
     train_output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    _fail_if_diverged(callback, config)
     if callback.stop_requested:
         return RunResult("stopped", {"steps": trainer.state.global_step})
 
     if prepared.has_eval:
         _phase(events, clock, "evaluating", "Final evaluation on the eval split")
     metrics = _final_metrics(trainer, train_output, callback, prepared.has_eval, prepared.strategy)
+    _fail_if_diverged(callback, config)
     if prepared.task_metrics:
         metrics.update(prepared.task_metrics.final_metrics())
     metrics.update(prepared.strategy.extra_metrics(trainer))
@@ -179,14 +177,35 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _checkpoint_to_resume(run: RunFiles) -> Path:
+def _checkpoint_to_resume(run: RunFiles, events: EventLog) -> Path:
+    """The newest complete checkpoint; half-written ones are logged and removed first."""
+    for folder, problem in run.incomplete_checkpoints().items():
+        events.log(f"{folder.name} is incomplete ({problem}): ignored and removed.", level="warning")
+        shutil.rmtree(folder, ignore_errors=True)
     checkpoint = run.last_checkpoint()
     if checkpoint is None:
         raise TrainingError(
-            "This job has no checkpoint to resume from: it stopped before its first save.",
+            "This job has no complete checkpoint to resume from: it stopped before its first save finished.",
             "Start the training again instead of resuming it.",
         )
     return checkpoint
+
+
+_WHAT = {"loss": "loss", "grad_norm": "gradient norm", "eval_loss": "eval loss"}
+
+
+def _fail_if_diverged(callback: EventCallback, config: TrainingConfig) -> None:
+    """A TrainingError in words when the loss or the gradient norm stopped being a finite number."""
+    if callback.diverged is None:
+        return
+    value = callback.diverged["value"]
+    became = "NaN" if value != value else "infinite"
+    raise TrainingError(
+        f"The {_WHAT[callback.diverged['key']]} became {became} at step {callback.diverged['step']}: training "
+        f"diverged, so nothing was saved or registered. Lower the learning rate (now {config.learning_rate:g}).",
+        f"The usual learning rates are {usual_learning_rates(config).words()}. A lower max_grad_norm, warmup_ratio "
+        "0.03-0.1, or bf16 instead of fp16 also help a run that diverges.",
+    )
 
 
 def _final_metrics(trainer: Any, train_output: Any, callback: EventCallback, has_eval: bool, strategy: TrainingStrategy) -> dict:
