@@ -82,7 +82,7 @@ def test_a_write_error_at_a_checkpoint_save_fails_in_words_and_resume_takes_the_
     from modelforge_core import worker
 
     training, models, db = services
-    config = training.validate(make_config(max_steps=20, save_steps=5, logging_steps=1, eval_split=0.0))
+    config = training.validate(make_config(max_steps=12, save_steps=5, logging_steps=1, eval_split=0.0))
     job_id = uuid.uuid4().hex[:12]
     run = RunFiles(settings.runs_dir / job_id)
     run.root.mkdir(parents=True)
@@ -161,7 +161,7 @@ def test_a_full_disk_during_a_run_fails_in_words_and_resumes_once_space_is_back(
     db = DatabaseManager(settings.database_url)
     training = TrainingService(db, settings)
     try:
-        job = training.submit(make_config(max_steps=30, save_steps=5, logging_steps=1, eval_split=0.0))
+        job = training.submit(make_config(max_steps=20, save_steps=5, logging_steps=1, eval_split=0.0))
         run = RunFiles(Path(job["run_dir"]))
         deadline = time.monotonic() + 300
         while run.last_checkpoint() is None and time.monotonic() < deadline:
@@ -231,6 +231,7 @@ def test_learning_rates_far_outside_the_usual_range_are_warned_about():
 # -- submits ------------------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_a_failed_submit_leaves_no_run_folder_and_no_row(services, make_config, settings, monkeypatch):
     training, _, db = services
 
@@ -366,6 +367,7 @@ def test_a_dispatcher_that_keeps_failing_logs_once_and_backs_off(services, monke
     assert len(failures) == 1, "one traceback, not one per round"
 
 
+@pytest.mark.both_databases
 def test_the_jobs_list_gives_each_queued_job_its_place(services, make_config, settings):
     training, _, db = services
     config = training.validate(make_config()).to_json_dict()

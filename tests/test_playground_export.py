@@ -75,6 +75,13 @@ def test_streamed_chat_side_by_side_stop_and_exports(tuned, tmp_path, monkeypatc
     assert merged_answer == chunks[-1], "plain transformers on the merged folder = the adapter on top of the base"
     with pytest.raises(ConfigurationError, match="not empty"):
         exports.export_merged(record["id"], tmp_path / "merged")
+    from modelforge_core.services import export_service
+
+    with monkeypatch.context() as patched:
+        patched.setattr(export_service, "free_bytes", lambda _folder: 1024**2)
+        with pytest.raises(ConfigurationError, match=r"Not enough disk space to export: the merged weights need about \d+ MB"):
+            exports.export_merged(record["id"], tmp_path / "tight")
+    assert not (tmp_path / "tight").exists() and not (tmp_path / "tight.partial").exists(), "nothing is half-written"
 
     archive = exports.zip_adapter(record["id"], tmp_path / "adapter.zip")
     names = zipfile.ZipFile(archive).namelist()

@@ -14,12 +14,15 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from ..disk import MB, disk_full_error, free_bytes, is_disk_full, size_in_words
 from ..exceptions import ConfigurationError, ModelAccessError
 from ..model_card import METADATA_FILE, card_fields, read_model_metadata, render_model_card
 from ..settings import is_offline
 from .model_loading import load_registered_model
 from .model_service import ModelService
 from .path_access import PathPolicy
+
+EXPORT_MARGIN_BYTES = 20 * MB  # the tokenizer, the config, the file system's own room
 
 
 def safe_stem(name: str) -> str:
@@ -55,14 +58,17 @@ class ExportService:
         staging = target.with_name(target.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)
+        _check_room(model, target.parent)
         try:
             model.save_pretrained(staging, safe_serialization=True)
             loaded.tokenizer.save_pretrained(staging)
             if target.exists():
                 target.rmdir()
             staging.rename(target)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
+            if is_disk_full(exc):
+                raise disk_full_error(target.parent, "exporting the merged model") from None
             raise
         return target
 
@@ -116,6 +122,18 @@ class ExportService:
         except HfHubHTTPError as exc:
             raise ModelAccessError(f"The Hub refused the push to {repo_id}: {exc}", "Check the token's write access.") from None
         return str(url)
+
+
+def _check_room(model, folder: Path) -> None:
+    """Refuse, before writing, an export whose weights need more space than ``folder``'s disk has free."""
+    need = sum(tensor.numel() * tensor.element_size() for tensor in model.state_dict().values()) + EXPORT_MARGIN_BYTES
+    free = free_bytes(folder)
+    if free < need:
+        raise ConfigurationError(
+            f"Not enough disk space to export: the merged weights need about {size_in_words(need)} and the disk "
+            f"holding {folder} has {size_in_words(free)} free.",
+            "Free space on that disk, or export to a folder on a bigger one.",
+        )
 
 
 def _files_to_publish(folder: Path) -> list[Path]:
