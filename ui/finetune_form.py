@@ -96,11 +96,11 @@ ADVANCED_FIELDS = (
     form_field("weight_decay", "Weight decay"),
     form_field("max_grad_norm", "Max grad norm"),
     form_field("seed", "Seed"),
-    form_field("drop_duplicates", "Drop duplicate rows"),
     form_field("logging_steps", "Logging steps"),
     # 0 in the form stands for the config's None (see default_value and values_to_config_dict).
     form_field("eval_steps", "Eval steps (0: once per epoch)", minimum=0),
     form_field("save_steps", "Checkpoint every N steps"),
+    form_field("drop_duplicates", "Drop duplicate rows"),
     form_field("completion_only_loss", "Loss on the answer only"),
     form_field("packing", "Packing"),
     form_field("padding_free", "Padding-free batches (fast path)"),

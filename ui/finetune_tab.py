@@ -26,9 +26,12 @@ from .hardware_tab import SessionHardware, recommendation_form_values
 from .memory_estimate import estimate_markdown
 from .run_panel import RunPanel, RunSession
 
+FIELD_MIN_WIDTH = 200  # pixels: a row of settings wraps before a field (and its help) gets too narrow to read
+
 
 def _component(field: FormField, value):
-    common = {"label": field.label, "info": help_text(field.name), "value": value, "elem_id": f"mf-{field.name}"}
+    common = {"label": field.label, "info": help_text(field.name), "value": value, "elem_id": f"mf-{field.name}",
+              "min_width": FIELD_MIN_WIDTH}
     if field.kind == "checkbox":
         return gr.Checkbox(**common)
     if field.kind == "dropdown":
@@ -69,9 +72,15 @@ class FinetuneTab:
                         ["cpu", "low_end", "mid_range", "high_end"], value=ctx.machine.compute_profile, label="Compute profile",
                         info="Detected from this machine; its defaults fill the settings above.",
                     )
+                    switches = [field for field in ADVANCED_FIELDS if field.kind == "checkbox"]
                     with gr.Row():
                         for field in ADVANCED_FIELDS:
-                            self.form[field.name] = _component(field, default_value(field.name, defaults))
+                            if field not in switches:
+                                self.form[field.name] = _component(field, default_value(field.name, defaults))
+                    with gr.Row():  # a column each: checkboxes in one row would share its width, however many
+                        for field in switches:
+                            with gr.Column(min_width=FIELD_MIN_WIDTH):
+                                self.form[field.name] = _component(field, default_value(field.name, defaults))
                 self.form_error = gr.Markdown(elem_id="mf-form-error")
                 with gr.Accordion("Config (JSON) and the CLI command that runs it", open=False):
                     self.config_json = gr.Code(language="json", label="config.json", elem_id="mf-config-json")
