@@ -9,7 +9,6 @@ model folder; offline it fails at once.
 
 from __future__ import annotations
 
-import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 from ..disk import MB, disk_full_error, free_bytes, is_disk_full, size_in_words
 from ..exceptions import ConfigurationError, ModelAccessError
 from ..model_card import METADATA_FILE, card_fields, read_model_metadata, render_model_card
+from ..names import name_from
 from ..settings import is_offline
 from .model_loading import load_registered_model
 from .model_service import ModelService
@@ -26,9 +26,8 @@ EXPORT_MARGIN_BYTES = 20 * MB  # the tokenizer, the config, the file system's ow
 
 
 def safe_stem(name: str) -> str:
-    """A file or folder name made from a model's name: no separators, no ``..``, never empty."""
-    stem = re.sub(r"\.{2,}", ".", re.sub(r"[^\w.-]+", "-", name)).strip(".-")
-    return stem or "adapter"
+    """A file or folder name made from a model's name: no separators, no ``..``, never empty (the names rule's)."""
+    return name_from(name)
 
 
 class ExportService:
