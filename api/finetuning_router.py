@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends
 
-from modelforge_core.dependencies import get_training_service
+from modelforge_core.dependencies import get_dataset_service, get_training_service
+from modelforge_core.services.dataset_service import DatasetService
 from modelforge_core.services.job_status import job_status
 from modelforge_core.services.training_service import TrainingService
 
@@ -21,6 +22,16 @@ def start_training(
     """Validate and queue a training job; answers ``{"job_id": ...}`` at once."""
     job = training.submit_when_ready(config)
     return {"job_id": job["id"], "status": job["status"], "queue_position": job.get("queue_position")}
+
+
+@router.post("/check_dataset")
+def check_dataset(
+    config: dict[str, Any] = Body(..., description="A TrainingConfig (dataset and model_name at least); nothing is trained."),
+    datasets: DatasetService = Depends(get_dataset_service),
+) -> dict:
+    """The dataset check: rows, shape, problems, token lengths per split against max_seq_length, truncated and
+    dropped rows, and the first rows as the model reads them (runs of text marked trained, context or cut)."""
+    return datasets.check(config)
 
 
 @router.get("/status/{job_id}")

@@ -1,4 +1,4 @@
-"""``python -m modelforge_core`` (or ``modelforge``): demo, train, jobs, models, evaluate, info, hardware, estimate.
+"""``python -m modelforge_core`` (or ``modelforge``): demo, train, jobs, models, evaluate, info, hardware, estimate, data.
 
 User errors print the message and a hint and exit with 2; a failed job exits with 1.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .cli_data import add_parsers as add_data_parsers
+from .cli_data import cmd_data
 from .cli_hardware import add_parsers as add_hardware_parsers
 from .cli_hardware import cmd_estimate, cmd_hardware
 from .cli_output import EventPrinter, print_json, print_table
@@ -63,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="Providers, strategies and tasks that work here.")
     info.add_argument("--json", action="store_true")
     add_hardware_parsers(sub)
+    add_data_parsers(sub)
     return parser
 
 
@@ -221,7 +224,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "demo": cmd_demo, "train": cmd_train, "jobs": cmd_jobs, "models": cmd_models, "evaluate": cmd_evaluate, "info": cmd_info,
-    "hardware": cmd_hardware, "estimate": cmd_estimate,
+    "hardware": cmd_hardware, "estimate": cmd_estimate, "data": cmd_data,
 }
 
 

@@ -71,6 +71,25 @@ def test_detection_priority(columns, shape):
     assert detect_shape(columns) is shape
 
 
+@pytest.mark.parametrize(
+    "columns,shape",
+    [
+        (["prompt", "chosen", "rejected", "messages", "score_chosen"], RecordShape.PREFERENCE),  # UltraFeedback's layout
+        (["messages", "chosen", "rejected"], RecordShape.CONVERSATIONAL_PREFERENCE),
+        (["conversations", "chosen", "rejected", "tools"], RecordShape.SHAREGPT_PREFERENCE),
+        (["messages", "label", "tools"], RecordShape.KTO),
+        (["conversations", "kto_tag"], RecordShape.KTO),
+        (["prompt", "completion", "label"], RecordShape.KTO),
+        (["prompt", "label", "text"], RecordShape.TEXT),  # KTO's prompt is a chat only beside a completion
+        (["messages", "tools"], RecordShape.CONVERSATIONAL_TOOLS),
+        (["conversations", "tools", "system"], RecordShape.SHAREGPT_TOOLS),
+        (["messages", "conversations", "tools"], RecordShape.CONVERSATIONAL_TOOLS),
+    ],
+)
+def test_pairs_labels_and_tools_are_detected_before_the_chats_they_contain(columns, shape):
+    assert detect_shape(columns) is shape
+
+
 def test_unknown_columns_name_columns_and_shapes():
     with pytest.raises(DatasetValidationError) as info:
         detect_shape(["question", "reply"])

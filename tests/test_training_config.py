@@ -77,3 +77,18 @@ def test_a_profile_default_yields_to_a_field_given_under_its_alias():
     assert TrainingConfig.input_names("max_seq_length") == ("max_seq_length", "max_length")
     assert TrainingConfig.field_for_input_name("batch_size") == "per_device_train_batch_size"
     assert TrainingConfig.field_for_input_name("lerning_rate") is None
+
+
+def test_the_data_fields_default_to_off_and_are_tidied():
+    config = parse_training_config(BASE)
+    assert (config.replacements, config.stratify_by, config.mask_history) == (None, None, False)
+    config = parse_training_config({**BASE, "replacements": {" name ": "Forge"}, "stratify_by": " category ", "mask_history": True})
+    assert (config.replacements, config.stratify_by, config.mask_history) == ({"name": "Forge"}, "category", True)
+    assert parse_training_config({**BASE, "stratify_by": "  ", "replacements": {}}).model_dump(include={"stratify_by", "replacements"}) == {
+        "stratify_by": None, "replacements": None}
+
+
+@pytest.mark.parametrize("key", ["", "  ", "{{name}}", "two words"])
+def test_a_replacement_key_that_is_no_placeholder_name_is_refused(key):
+    message = _message(replacements={key: "Forge"})
+    assert f"replacements: key {key!r} is not a placeholder name" in message and "without the braces" in message

@@ -24,6 +24,7 @@ from ui.finetune_form import (
     ADVANCED_FIELDS,
     BASIC_FIELDS,
     build_config,
+    config_to_form_values,
     default_value,
     render_config,
     values_to_config_dict,
@@ -61,6 +62,31 @@ def test_render_config_gives_json_and_cli_or_the_error_in_words():
     assert text == "" and "learning_rate must be positive" in error
     _, _, error = render_config(_form(column_mapping="{not json"))
     assert "Column mapping is not valid JSON" in error
+
+
+def test_the_data_fields_go_from_the_form_to_the_config_and_back():
+    config = build_config(_form(replacements='{"name": "Forge", "author": "Acme"}', stratify_by=" category ", mask_history=True))
+    assert config.replacements == {"name": "Forge", "author": "Acme"}
+    assert config.stratify_by == "category" and config.mask_history is True
+    values = config_to_form_values(config.to_json_dict())
+    assert json.loads(values["replacements"]) == {"name": "Forge", "author": "Acme"} and values["stratify_by"] == "category"
+    assert build_config({**_form(), **values}) == config, "a stored config fills the form with what it was"
+    cleared = config_to_form_values(build_config(_form()).to_json_dict())
+    assert cleared["replacements"] == "" and cleared["stratify_by"] == "" and cleared["mask_history"] is False
+    assert "replacements" not in values_to_config_dict(_form(replacements=" ", stratify_by=""))
+
+
+def test_the_data_fields_in_the_form_and_their_errors_in_words():
+    kinds = {field.name: field.kind for field in ADVANCED_FIELDS}
+    assert (kinds["replacements"], kinds["stratify_by"], kinds["mask_history"]) == ("text", "text", "checkbox")
+    _, _, error = render_config(_form(replacements="{name: Forge}"))
+    assert error.startswith("⚠️ Replacements is not valid JSON") and '{"name": "Forge", "author": "Acme"}' in error
+    _, _, error = render_config(_form(replacements='["name"]'))
+    assert error.startswith("⚠️ Replacements must map placeholder names to text.")
+    _, _, error = render_config(_form(replacements='{"{{name}}": "Forge"}'))
+    assert "replacements: key '{{name}}' is not a placeholder name" in error
+    text, _, _ = render_config(_form(replacements='{"name": "Forge"}', mask_history=True))
+    assert json.loads(text)["replacements"] == {"name": "Forge"} and json.loads(text)["mask_history"] is True
 
 
 FORM_FIELDS = (*BASIC_FIELDS, *ADVANCED_FIELDS)

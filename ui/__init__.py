@@ -6,6 +6,7 @@ import gradio as gr
 
 from .api_endpoints import register_api_endpoints
 from .context import UIContext
+from .dataset_check_view import CHECK_CSS
 from .finetune_tab import create_finetune_tab
 from .hardware_tab import create_hardware_tab
 from .line_chart import CHART_CSS
@@ -17,7 +18,7 @@ CSS = """
 #mf-progress .mf-fill { height: 100%; background: var(--color-accent); transition: width .3s; }
 #mf-progress .mf-label { margin-top: 4px; font-size: 0.9em; }
 #mf-run-notice:empty { display: none; }
-""" + CHART_CSS
+""" + CHART_CSS + CHECK_CSS
 
 __all__ = ["UIContext", "build_ui", "CSS"]
 

@@ -100,7 +100,10 @@ ADVANCED_FIELDS = (
     # 0 in the form stands for the config's None (see default_value and values_to_config_dict).
     form_field("eval_steps", "Eval steps (0: once per epoch)", minimum=0),
     form_field("save_steps", "Checkpoint every N steps"),
+    form_field("stratify_by", "Stratify the split by column"),
+    form_field("replacements", "Placeholder replacements (JSON)"),
     form_field("drop_duplicates", "Drop duplicate rows"),
+    form_field("mask_history", "Train on the last reply only"),
     form_field("completion_only_loss", "Loss on the answer only"),
     form_field("packing", "Packing"),
     form_field("padding_free", "Padding-free batches (fast path)"),
@@ -111,7 +114,12 @@ ADVANCED_FIELDS = (
     form_field("fp16", "fp16"),
     form_field("output_name", "Name of the fine-tuned model"),
 )
-CLEARABLE_FIELDS = ("output_name", "target_modules", "column_mapping")
+CLEARABLE_FIELDS = ("output_name", "target_modules", "column_mapping", "replacements", "stratify_by")
+# JSON objects typed as text: field -> (its name in an error, what it maps to what, an example)
+JSON_MAP_FIELDS = {
+    "column_mapping": ("Column mapping", "column names to field names", '{"question": "instruction"}'),
+    "replacements": ("Replacements", "placeholder names to text", '{"name": "Forge", "author": "Acme"}'),
+}
 
 
 def help_text(name: str) -> str:
@@ -136,8 +144,8 @@ def values_to_config_dict(values: dict[str, Any]) -> dict[str, Any]:
     for name, value in values.items():
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
-        if name == "column_mapping":
-            value = parse_mapping(value)
+        if name in JSON_MAP_FIELDS:
+            value = parse_mapping(value, *JSON_MAP_FIELDS[name])
         elif name == "eval_steps" and int(value) == 0:
             continue
         elif name == "target_modules" and value.strip() != "all-linear":
@@ -152,7 +160,7 @@ def config_to_form_values(config: dict[str, Any]) -> dict[str, Any]:
     """A stored config (a job's) as form values: the inverse of :func:`values_to_config_dict`."""
     values: dict[str, Any] = {}
     for name, value in config.items():
-        if name == "column_mapping":
+        if name in JSON_MAP_FIELDS:
             value = json.dumps(value) if value else ""
         elif name == "target_modules" and isinstance(value, list):
             value = ", ".join(value)
@@ -166,16 +174,16 @@ def config_to_form_values(config: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def parse_mapping(text: str) -> dict[str, str]:
-    """The column mapping typed as JSON; ConfigurationError in words when it is not a {str: str} object."""
+def parse_mapping(text: str, what: str = "Column mapping", maps: str = "column names to field names",
+                  example: str = '{"question": "instruction"}') -> dict[str, str]:
+    """A {str: str} object typed as JSON (the column mapping, the replacements); ConfigurationError in words
+    naming ``what`` when it is not one."""
     try:
         mapping = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigurationError(
-            f"Column mapping is not valid JSON: {exc}", 'Write it as {"your column": "expected field"}.'
-        ) from exc
+        raise ConfigurationError(f"{what} is not valid JSON: {exc}", f"Write it as a JSON object, e.g. {example}.") from exc
     if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
-        raise ConfigurationError("Column mapping must map column names to field names.", 'e.g. {"question": "instruction"}')
+        raise ConfigurationError(f"{what} must map {maps}.", f"e.g. {example}")
     return mapping
 
 

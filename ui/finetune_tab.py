@@ -10,6 +10,7 @@ import pandas as pd
 from modelforge_core.exceptions import ModelForgeException
 
 from .context import UIContext
+from .dataset_check_view import check_html, check_markdown
 from .errors import WARNING_MARK, error_text
 from .finetune_form import (
     ADVANCED_FIELDS,
@@ -123,6 +124,12 @@ class FinetuneTab:
             )
         self.preview_status = gr.Markdown(elem_id="mf-dataset-status")
         self.preview_rows = gr.Dataframe(label="First rows", interactive=False, wrap=True, max_height=240)
+        with gr.Accordion("Dataset check: what the model will learn", open=False, elem_id="mf-check"):
+            gr.Markdown("Reads the dataset as Start would, with the model's tokenizer and the settings below: token lengths "
+                        "against max_seq_length, rows truncated or dropped, and the first rows with the trained tokens marked.")
+            self.check_button = gr.Button("Check the dataset", elem_id="mf-check-button")
+            self.check_status = gr.Markdown(elem_id="mf-check-status")
+            self.check_view = gr.HTML(elem_id="mf-check-view")
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -171,6 +178,22 @@ class FinetuneTab:
             return
         rows = pd.DataFrame([{k: _cell(v) for k, v in row.items()} for row in result.rows])
         yield text, gr.update(value=rows, visible=True)
+
+    def check(self, data: dict):
+        """The dataset check of the form's config: its summary, then the histogram and the rows as the model reads them."""
+        try:
+            config = build_config(self._values(data))
+        except ModelForgeException as exc:
+            yield error_text(exc, heading="Cannot check yet"), ""
+            return
+        yield "⏳ Checking the dataset: reading and tokenizing every row as training would…", ""
+        try:
+            self.ctx.catalog.ensure_ready(config.model_name)  # the demo model may still be building
+            report = self.ctx.datasets.check(config)
+        except ModelForgeException as exc:
+            yield self.ctx.datasets.named(error_text(exc, heading="Cannot check"), config.dataset), ""
+            return
+        yield check_markdown(report), check_html(report)
 
     def _machine_report(self, data: dict) -> dict:
         """The session's machine, as the estimator takes it."""
@@ -295,6 +318,7 @@ class FinetuneTab:
             [self.form["dataset"].change, self.form["task"].change, self.form["column_mapping"].blur],
             self.preview, preview_inputs, [self.preview_status, self.preview_rows], api_name="preview_dataset",
         )
+        self.check_button.click(self.check, form_inputs, [self.check_status, self.check_view], api_name="check_dataset")
         gr.on(
             [c.change for c in self.form.values()],
             lambda data: render_config(self._values(data)), form_inputs, [self.config_json, self.cli, self.form_error],

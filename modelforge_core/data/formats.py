@@ -1,4 +1,5 @@
-"""Record shapes: which columns a dataset has and what they mean (the tasks each serves: schemas/tasks.py).
+"""Record shapes: which columns a dataset has and what they mean (the tasks each serves: schemas/tasks.py;
+the strategies that train each: data/shape_strategies.py).
 
 ``detect_shape`` reads the column names only; ``apply_column_mapping`` renames a user's columns to
 the fields a shape expects. Importing this module does not import ``datasets``.
@@ -26,6 +27,11 @@ class RecordShape(str, Enum):
     SHAREGPT = "sharegpt"  # conversations: [{from, value}]
     TEXT = "text"  # text
     PREFERENCE = "preference"  # prompt, chosen, rejected (strings or message lists)
+    CONVERSATIONAL_PREFERENCE = "conversational_preference"  # messages (the prompt turns), chosen, rejected
+    SHAREGPT_PREFERENCE = "sharegpt_preference"  # conversations (the prompt turns), chosen, rejected
+    KTO = "kto"  # messages | conversations | prompt + completion, and a true/false label (unpaired preference)
+    CONVERSATIONAL_TOOLS = "conversational_tools"  # messages with tool_calls and tool turns, tools (definitions)
+    SHAREGPT_TOOLS = "sharegpt_tools"  # conversations with function_call and observation turns, tools
     SUMMARIZATION = "summarization"  # document | article | text, summary
     EXTRACTIVE_QA = "extractive_qa"  # context, question, answers (SQuAD) | answer (string in context)
 
@@ -40,32 +46,40 @@ REQUIRED_FIELDS: dict[RecordShape, tuple[str, ...]] = {
     RecordShape.SHAREGPT: ("conversations",),
     RecordShape.TEXT: ("text",),
     RecordShape.PREFERENCE: ("prompt", "chosen", "rejected"),
+    RecordShape.CONVERSATIONAL_PREFERENCE: ("messages", "chosen", "rejected"),
+    RecordShape.SHAREGPT_PREFERENCE: ("conversations", "chosen", "rejected"),
+    RecordShape.KTO: ("chat", "label"),
+    RecordShape.CONVERSATIONAL_TOOLS: ("messages", "tools"),
+    RecordShape.SHAREGPT_TOOLS: ("conversations", "tools"),
     RecordShape.SUMMARIZATION: ("document", "summary"),
     RecordShape.EXTRACTIVE_QA: ("context", "question", "answers"),
 }
 
-OPTIONAL_FIELDS: dict[RecordShape, tuple[str, ...]] = {
-    RecordShape.MODELFORGE: (),
-    RecordShape.ALPACA: ("input",),
-    RecordShape.PROMPT_COMPLETION: (),
-    RecordShape.CONVERSATIONAL: (),
-    RecordShape.SHAREGPT: (),
-    RecordShape.TEXT: (),
-    RecordShape.PREFERENCE: (),
-    RecordShape.SUMMARIZATION: (),
-    RecordShape.EXTRACTIVE_QA: (),
-}
+OPTIONAL_FIELDS: dict[RecordShape, tuple[str, ...]] = {shape: () for shape in RecordShape}
+OPTIONAL_FIELDS[RecordShape.ALPACA] = ("input",)
 
 FIELD_ALTERNATIVES: dict[RecordShape, dict[str, tuple[str, ...]]] = {
     RecordShape.SUMMARIZATION: {"document": ("document", "article", "text")},
     RecordShape.EXTRACTIVE_QA: {"answers": ("answers", "answer")},
+    RecordShape.KTO: {"chat": ("messages", "conversations", "prompt"), "label": ("label", "kto_tag")},
+}
+# A column that holds a field only together with others: KTO's chat is a 'prompt' only beside a 'completion'.
+COMPANION_COLUMNS: dict[RecordShape, dict[str, tuple[str, ...]]] = {
+    RecordShape.KTO: {"prompt": ("completion",)},
 }
 
 # Detection order: the first shape whose fields are all present wins.
+# Pairs and labelled chats come before the supervised shapes whose columns they contain; a 'tools'
+# column makes a chat a tool-calling chat.
 DETECTION_ORDER: tuple[RecordShape, ...] = (
     RecordShape.PREFERENCE,
+    RecordShape.CONVERSATIONAL_PREFERENCE,
+    RecordShape.SHAREGPT_PREFERENCE,
     RecordShape.EXTRACTIVE_QA,
     RecordShape.SUMMARIZATION,
+    RecordShape.KTO,
+    RecordShape.CONVERSATIONAL_TOOLS,
+    RecordShape.SHAREGPT_TOOLS,
     RecordShape.CONVERSATIONAL,
     RecordShape.SHAREGPT,
     RecordShape.PROMPT_COMPLETION,
@@ -75,25 +89,61 @@ DETECTION_ORDER: tuple[RecordShape, ...] = (
 )
 
 
-def describe_shape(shape: RecordShape) -> str:
-    """The shape's fields in words, e.g. ``alpaca (instruction, output; optional: input)``."""
+# What each shape is, for people: shape_in_words adds its fields.
+SHAPE_WORDS: dict[RecordShape, str] = {
+    RecordShape.MODELFORGE: "inputs and outputs",
+    RecordShape.ALPACA: "Alpaca-style instructions and answers",
+    RecordShape.PROMPT_COMPLETION: "prompts and completions",
+    RecordShape.CONVERSATIONAL: "chats as role/content messages",
+    RecordShape.SHAREGPT: "ShareGPT-style chats",
+    RecordShape.TEXT: "plain text",
+    RecordShape.PREFERENCE: "preference pairs",
+    RecordShape.CONVERSATIONAL_PREFERENCE: "preference pairs in messages style",
+    RecordShape.SHAREGPT_PREFERENCE: "ShareGPT-style preference pairs",
+    RecordShape.KTO: "a chat with a desirable/undesirable label",
+    RecordShape.CONVERSATIONAL_TOOLS: "tool-calling chats as OpenAI-style messages",
+    RecordShape.SHAREGPT_TOOLS: "ShareGPT-style tool-calling chats",
+    RecordShape.SUMMARIZATION: "documents and their summaries",
+    RecordShape.EXTRACTIVE_QA: "questions with answer spans in a context",
+}
+
+
+def shape_fields(shape: RecordShape) -> str:
+    """The shape's columns in words, e.g. ``instruction, output; optional: input`` (``a | b``: either column)."""
     parts = []
     for name in REQUIRED_FIELDS[shape]:
         options = FIELD_ALTERNATIVES.get(shape, {}).get(name)
-        parts.append(" | ".join(options) if options else name)
-    text = f"{shape.value} ({', '.join(parts)}"
-    if OPTIONAL_FIELDS[shape]:
-        text += f"; optional: {', '.join(OPTIONAL_FIELDS[shape])}"
-    return text + ")"
+        companions = COMPANION_COLUMNS.get(shape, {})
+        parts.append(" | ".join(" + ".join((col, *companions.get(col, ()))) for col in options) if options else name)
+    text = ", ".join(parts)
+    return f"{text}; optional: {', '.join(OPTIONAL_FIELDS[shape])}" if OPTIONAL_FIELDS[shape] else text
+
+
+def describe_shape(shape: RecordShape) -> str:
+    """The shape's name and fields, e.g. ``alpaca (instruction, output; optional: input)``."""
+    return f"{shape.value} ({shape_fields(shape)})"
+
+
+def shape_in_words(shape: RecordShape) -> str:
+    """What the shape is, for people, with its fields, e.g. ``ShareGPT-style preference pairs (conversations,
+    chosen, rejected)``."""
+    shape = RecordShape(shape)
+    return f"{SHAPE_WORDS[shape]} ({shape_fields(shape)})"
 
 
 def resolve_fields(shape: RecordShape, column_names: Sequence[str]) -> dict[str, str | None]:
-    """Map each required field of ``shape`` to the column that holds it (None when absent)."""
+    """Map each required field of ``shape`` to the column that holds it (None when absent).
+
+    A column with companions (COMPANION_COLUMNS) holds the field only when its companions are present too.
+    """
     present = set(column_names)
+    companions = COMPANION_COLUMNS.get(shape, {})
     resolved: dict[str, str | None] = {}
     for name in REQUIRED_FIELDS[shape]:
         options = FIELD_ALTERNATIVES.get(shape, {}).get(name, (name,))
-        resolved[name] = next((col for col in options if col in present), None)
+        resolved[name] = next(
+            (col for col in options if col in present and present.issuperset(companions.get(col, ()))), None
+        )
     return resolved
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import DatasetValidationError
-from ..schemas.tasks import TASK_TABLE, TASKS
+from ..schemas.tasks import PREFERENCE_SHAPES, TASK_TABLE, TASKS
 from .formats import RecordShape, resolve_fields
 
 if TYPE_CHECKING:
@@ -52,41 +52,41 @@ def to_training_records(
     chat: bool,
     system_prompt: str | None = None,
 ) -> datasets.Dataset:
-    """Rows in TRL's SFT formats: prompt/completion (strings when not chat, message lists when chat) or text.
+    """Rows as prompt/completion pairs (message lists when ``chat``, else strings) or text: the prompt is every turn
+    before the last assistant reply, the completion that reply (evaluation and seq2seq read rows this way).
 
     ``system_prompt`` is prepended as a system message when ``chat`` and the row has none.
-    Raises DatasetValidationError for preference and extractive-QA data (not SFT data), for a
+    Raises DatasetValidationError for preference, KTO and extractive-QA data (not SFT data), for a
     shape the task does not accept, and for a conversation without an assistant message.
     """
+    from .conversation import chat_field, row_conversation
+
     shape = RecordShape(shape)
     _check_sft_shape(shape, task)
     if shape is RecordShape.TEXT:
         return dataset.select_columns(["text"])
     columns = resolve_fields(shape, dataset.column_names)
+    field = chat_field(shape) or "completion"
 
     def convert(row: dict[str, Any], index: int) -> dict[str, Any]:
-        prompt, completion = _prompt_and_completion(row, shape, columns, index, chat)
+        conversation = row_conversation(row, shape, columns)
+        prompt, completion = _split_conversation(conversation.messages, index, field)
         if chat:
-            if isinstance(prompt, str):
-                prompt = [{"role": "user", "content": prompt}]
-            if isinstance(completion, str):
-                completion = [{"role": "assistant", "content": completion}]
             if system_prompt and prompt[0]["role"] != "system":
                 prompt = [{"role": "system", "content": system_prompt}, *prompt]
-        else:
-            prompt = prompt if isinstance(prompt, str) else render_plain(prompt)
-            completion = completion if isinstance(completion, str) else "\n\n".join(m["content"] for m in completion)
-        return {"prompt": prompt, "completion": completion}
+            return {"prompt": prompt, "completion": completion}
+        plain = conversation.plain_prompt if conversation.plain_prompt is not None else render_plain(prompt)
+        return {"prompt": plain, "completion": completion[0]["content"]}
 
     return dataset.map(convert, with_indices=True, remove_columns=dataset.column_names, desc="Formatting rows")
 
 
 def _check_sft_shape(shape: RecordShape, task: str) -> None:
-    if shape is RecordShape.PREFERENCE:
-        raise DatasetValidationError(
-            "Preference data (prompt, chosen, rejected) cannot be used for supervised fine-tuning.",
-            "Train it with the 'dpo' strategy, or give a dataset of instructions and answers for SFT.",
-        )
+    from .shape_strategies import shape_refusal
+
+    refusal = shape_refusal(shape, "sft", task) if shape in PREFERENCE_SHAPES else None
+    if refusal is not None:
+        raise DatasetValidationError(refusal.message[0].upper() + refusal.message[1:], refusal.hint)
     if shape is RecordShape.EXTRACTIVE_QA:
         raise DatasetValidationError(
             "Extractive question answering data (context, question, answers) is not SFT data.",
@@ -101,30 +101,6 @@ def _check_sft_shape(shape: RecordShape, task: str) -> None:
             f"{', '.join(s.value for s in facts.shapes)}.",
             "Pick the task that fits the data, or rename the columns with column_mapping.",
         )
-
-
-def _prompt_and_completion(
-    row: dict[str, Any], shape: RecordShape, columns: dict[str, str | None], index: int, chat: bool
-) -> tuple[str | Messages, str | Messages]:
-    if shape is RecordShape.MODELFORGE:
-        return build_prompt(row["input"], chat=chat), row["output"]
-    if shape is RecordShape.ALPACA:
-        return build_prompt(row["instruction"], row.get("input"), chat=chat), row["output"]
-    if shape is RecordShape.SUMMARIZATION:
-        return build_prompt(SUMMARIZE_INSTRUCTION, row[columns["document"]], chat=chat), row["summary"]
-    if shape is RecordShape.PROMPT_COMPLETION:
-        return _clean(row["prompt"]), _clean(row["completion"])
-    if shape is RecordShape.SHAREGPT:
-        turns = [{"role": SHAREGPT_ROLES.get(t["from"], t["from"]), "content": t["value"]} for t in row["conversations"]]
-        return _split_conversation(turns, index, "conversations")
-    return _split_conversation(_clean(row["messages"]), index, "messages")
-
-
-def _clean(value: str | list[dict[str, Any]]) -> str | Messages:
-    """Strings as they are; message lists reduced to role and content (Arrow adds None keys)."""
-    if isinstance(value, str):
-        return value
-    return [{"role": m["role"], "content": m["content"]} for m in value]
 
 
 def _split_conversation(messages: Messages, index: int, field: str) -> tuple[Messages, Messages]:

@@ -1,5 +1,6 @@
 """One call from a dataset source to a validated ``datasets.Dataset`` with its record shape, and one
-from a training config to its training and eval rows (duplicates counted, or dropped before the split)."""
+from a training config to its training and eval rows (placeholders filled, duplicates counted or dropped
+before the split, the split stratified by a column of labels when there is one)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..evaluation.dataset_validator import DatasetValidator, ValidationReport, repeated_rows_warning, row_list
-from ..evaluation.splits import eval_rows_in_training, shared_rows_warning, train_eval_split
+from ..evaluation.splits import (
+    eval_rows_in_training,
+    label_column,
+    shared_rows_warning,
+    stratified_split_note,
+    train_eval_split,
+)
 from ..exceptions import ConfigurationError, DatasetValidationError
 from ..schemas.tasks import TASK_TABLE, TASKS
 from .formats import RecordShape, apply_column_mapping, detect_shape
 from .loading import load_dataset_source
+from .placeholders import fill_placeholders, find_placeholders, placeholder_warnings
 
 if TYPE_CHECKING:
     import datasets
@@ -65,7 +73,7 @@ def load_validated_dataset(
 @dataclass
 class TrainingSplits:
     """The rows a run trains and evaluates on; ``notes`` are the lines to log (the row counts, then each
-    warning), ``warnings`` the notes that are warnings."""
+    warning), ``warnings`` the notes that are warnings; ``rows`` all rows in file order (placeholders filled)."""
 
     train: datasets.Dataset
     eval: datasets.Dataset | None
@@ -73,11 +81,15 @@ class TrainingSplits:
     report: ValidationReport
     notes: list[str]
     warnings: list[str]
+    rows: datasets.Dataset
 
 
 def load_training_splits(config: TrainingConfig) -> TrainingSplits:
-    """Load and validate ``config.dataset``, drop repeated rows when ``config.drop_duplicates`` (else warn about
-    them and about eval rows that copy training rows), then split with ``config.eval_split`` and ``config.seed``.
+    """Load and validate ``config.dataset``, fill its placeholders with ``config.replacements`` (warning about
+    those left unfilled and about replacement keys the data never holds), drop repeated rows when
+    ``config.drop_duplicates`` (else warn about them and about eval rows that copy training rows), then split
+    with ``config.eval_split`` and ``config.seed``, stratified by ``config.stratify_by`` or else by a
+    label-like column when there is one (said in the notes).
 
     Raises what load_validated_dataset and train_eval_split raise, and DatasetValidationError when too few
     distinct rows remain after dropping.
@@ -85,7 +97,9 @@ def load_training_splits(config: TrainingConfig) -> TrainingSplits:
     loaded = load_validated_dataset(
         config.dataset, task=config.task, split=config.dataset_split, column_mapping=config.column_mapping
     )
-    report, dataset, warnings, dropped = loaded.report, loaded.dataset, list(loaded.report.warnings), ""
+    report, dataset, dropped = loaded.report, loaded.dataset, ""
+    warnings = [*placeholder_warnings(find_placeholders(dataset), config.replacements), *report.warnings]
+    dataset = rows = fill_placeholders(dataset, config.replacements)
     if config.drop_duplicates and report.repeated_rows:
         dataset = _drop_repeated_rows(dataset, report, config.dataset)
         warnings.remove(repeated_rows_warning(report.repeated_rows))
@@ -93,7 +107,10 @@ def load_training_splits(config: TrainingConfig) -> TrainingSplits:
             f"dropped {len(report.repeated_rows)} that repeat an earlier row ({row_list(report.repeated_rows)}), "
             f"{len(dataset)} remain; "
         )
-    train, evaluation = train_eval_split(dataset, config.eval_split, config.seed)
+    stratify_by = config.stratify_by
+    if stratify_by is None and config.eval_split > 0:
+        stratify_by = label_column(dataset, loaded.shape)
+    train, evaluation = train_eval_split(dataset, config.eval_split, config.seed, stratify_by=stratify_by)
     if evaluation is not None and report.repeated_rows and not config.drop_duplicates:
         shared = eval_rows_in_training(train, evaluation)
         if shared:
@@ -102,7 +119,10 @@ def load_training_splits(config: TrainingConfig) -> TrainingSplits:
         f"Dataset: {report.num_rows} rows, shape '{loaded.shape.value}'; {dropped}"
         f"{len(train)} for training, {len(evaluation) if evaluation is not None else 0} for evaluation"
     )
-    return TrainingSplits(train, evaluation, loaded.shape, report, [counts, *warnings], warnings)
+    stratified = []
+    if evaluation is not None and stratify_by is not None:
+        stratified = [stratified_split_note(stratify_by, train, evaluation, named=config.stratify_by is not None)]
+    return TrainingSplits(train, evaluation, loaded.shape, report, [counts, *stratified, *warnings], warnings, rows)
 
 
 def _drop_repeated_rows(dataset: datasets.Dataset, report: ValidationReport, source: str) -> datasets.Dataset:

@@ -1,4 +1,4 @@
-"""The demo tokenizer: byte-level BPE trained on the shipped samples, with a chat template."""
+"""The demo tokenizer: byte-level BPE trained on the shipped samples, with a chat template that renders tools."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ from ..data.demo_task import DIGIT_WORDS
 from ..data.samples import SAMPLES_DIR
 
 SPECIAL_TOKENS = ["<|pad|>", "<|bos|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
+# Tools (when given) are listed in a system turn; an assistant's tool calls follow its text as <tool_call> JSON.
 CHAT_TEMPLATE = (
-    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}<|end|>\n{% endfor %}"
+    "{% if tools %}<|system|>\nTools:\n{% for tool in tools %}{{ tool | tojson }}\n{% endfor %}<|end|>\n{% endif %}"
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}"
+    "{% for call in message['tool_calls'] or [] %}<tool_call>{{ call['function'] | tojson }}</tool_call>{% endfor %}"
+    "<|end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 

@@ -32,7 +32,7 @@ class TaskFacts:
 
     label: str  # for people, e.g. in the Hardware tab's task choice
     aliases: tuple[str, ...]  # other names a config may give it
-    shapes: tuple[RecordShape, ...]  # the dataset record shapes it trains on (any strategy), in the order errors list them
+    shapes: tuple[RecordShape, ...]  # the record shapes of its data (strategies: data/shape_strategies.py), in the order errors list them
     model_kind: ModelKind  # the kind of model that usually serves it: its demo model's kind
     suitable_models: str  # the models that can serve it, in words
     pipeline_tag: str  # the Hugging Face Hub pipeline tag on its model cards
@@ -51,8 +51,13 @@ TASK_TABLE: dict[Task, TaskFacts] = {
             RecordShape.PROMPT_COMPLETION,
             RecordShape.CONVERSATIONAL,
             RecordShape.SHAREGPT,
+            RecordShape.CONVERSATIONAL_TOOLS,
+            RecordShape.SHAREGPT_TOOLS,
             RecordShape.TEXT,
             RecordShape.PREFERENCE,
+            RecordShape.CONVERSATIONAL_PREFERENCE,
+            RecordShape.SHAREGPT_PREFERENCE,
+            RecordShape.KTO,
             RecordShape.SUMMARIZATION,
         ),
         model_kind=ModelKind.CAUSAL,
@@ -87,8 +92,10 @@ TASK_TABLE: dict[Task, TaskFacts] = {
 }
 TASKS: tuple[str, ...] = tuple(task.value for task in TASK_TABLE)
 TASK_ALIASES: dict[str, str] = {alias: task.value for task, facts in TASK_TABLE.items() for alias in facts.aliases}
-# Preference pairs train the preference strategies (DPO, RLHF); supervised fine-tuning cannot learn from them.
-PREFERENCE_SHAPES = (RecordShape.PREFERENCE,)
+# Preference pairs train the pair strategies (DPO, RLHF). Preference data, paired or not (KTO's labelled chats),
+# is never supervised fine-tuning data: SFT would learn the rejected or undesirable answers too.
+PREFERENCE_PAIR_SHAPES = (RecordShape.PREFERENCE, RecordShape.CONVERSATIONAL_PREFERENCE, RecordShape.SHAREGPT_PREFERENCE)
+PREFERENCE_SHAPES = (*PREFERENCE_PAIR_SHAPES, RecordShape.KTO)
 
 
 def canonical_task_name(name: str) -> str:
@@ -103,6 +110,6 @@ def task_facts(name: str) -> TaskFacts | None:
 
 
 def supervised_shapes(tasks: Iterable[str]) -> tuple[RecordShape, ...]:
-    """The record shapes supervised fine-tuning learns ``tasks`` from: their shapes but preference pairs, in order."""
+    """The record shapes supervised fine-tuning learns ``tasks`` from: their shapes but preference data, in order."""
     shapes = (shape for task in tasks for shape in TASK_TABLE[task].shapes if shape not in PREFERENCE_SHAPES)
     return tuple(dict.fromkeys(shapes))

@@ -7,6 +7,7 @@ the providers or strategies (names, task support) are checked by the training se
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +22,8 @@ from .tasks import TASKS, canonical_task_name
 COMPUTE_PROFILES = PROFILES
 # pydantic's error types for a broken gt / ge / lt / le constraint
 BOUND_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+# the characters of a {{placeholder}}'s key (data/placeholders.py finds them in the data)
+PLACEHOLDER_KEY = r"[A-Za-z0-9_.-]+"
 
 
 class TrainingConfig(BaseModel):
@@ -100,6 +103,17 @@ class TrainingConfig(BaseModel):
     column_mapping: dict[str, str] | None = Field(
         None, description="Rename dataset columns to the expected fields, e.g. {'question': 'instruction'}."
     )
+    replacements: dict[str, str] | None = Field(
+        None, description='Fill {{placeholders}} in the data, e.g. {"name": "Forge", "author": "Acme"}'
+    )
+    stratify_by: str | None = Field(
+        None, description="Column whose classes keep their share in the eval rows (default: a label-like column "
+        "with few values, when there is one)."
+    )
+    mask_history: bool = Field(
+        False, description="Multi-turn chats: train on the last assistant reply only (earlier replies are context). "
+        "Off: every assistant reply is trained."
+    )
     output_name: str | None = Field(None, description="Name of the registered model (default: from model and time).")
 
     @model_validator(mode="before")
@@ -125,6 +139,27 @@ class TrainingConfig(BaseModel):
         if problem:
             raise ValueError(f"{problem} (e.g. 'my-model-v2')")
         return value.strip()
+
+    @field_validator("replacements")
+    @classmethod
+    def _check_replacements(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        """Keys are placeholder names as the data writes them inside {{ }}, without the braces."""
+        if not value:
+            return None
+        keys = {key: key.strip() for key in value}
+        bad = [key for key, name in keys.items() if not re.fullmatch(PLACEHOLDER_KEY, name)]
+        if bad:
+            words = "key {} is not a placeholder name" if len(bad) == 1 else "keys {} are not placeholder names"
+            raise ValueError(
+                words.format(", ".join(map(repr, bad))) + ": a key is the name inside {{ }} (letters, digits, "
+                '_ . -), without the braces, e.g. {"name": "Forge"}'
+            )
+        return {keys[key]: text for key, text in value.items()}
+
+    @field_validator("stratify_by")
+    @classmethod
+    def _check_stratify_by(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @model_validator(mode="after")
     def _check(self) -> TrainingConfig:

@@ -2,7 +2,8 @@
 
 Cheap checks come first: a dataset or model path that a shared app may not read (``PathPolicy``) is
 refused before anything is read; the model check reads only ``config.json`` (no weights), and never
-waits long on the network. Nothing is written anywhere.
+waits long on the network. A record shape the strategy cannot train is refused in the words of
+``data/shape_strategies.shape_refusal``. Nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data.pipeline import load_training_splits
+from ..data.shape_strategies import shape_refusal
 from ..exceptions import DatasetValidationError
 from ..providers.provider_factory import ProviderFactory
 from ..schemas import TrainingConfig, parse_training_config
@@ -35,17 +37,13 @@ def validate_run(config: TrainingConfig | dict | str, policy: PathPolicy | None 
         if model:
             policy.check_model(model)
     provider = ProviderFactory.create(config.provider)
-    strategy_class = StrategyFactory.get_class(config.strategy)
     StrategyFactory.check_task(config.strategy, config.task)
     provider.check_available()
 
     loaded = load_training_splits(config)  # also splits: a split that leaves a side empty is refused here
-    if loaded.shape not in strategy_class.accepted_shapes:
-        accepted = ", ".join(shape.value for shape in strategy_class.accepted_shapes)
-        raise DatasetValidationError(
-            f"{config.dataset}: records of shape '{loaded.shape.value}' cannot train strategy '{config.strategy}'.",
-            f"Strategy '{config.strategy}' accepts: {accepted}.",
-        )
+    refusal = shape_refusal(loaded.shape, config.strategy, config.task)
+    if refusal is not None:
+        raise DatasetValidationError(f"{config.dataset}: {refusal.message}", refusal.hint)
     provider.validate_model_access(config.model_name, config.task)
     return config.model_copy(
         update={"dataset": _absolute_if_local(config.dataset), "model_name": _absolute_if_local(config.model_name)}

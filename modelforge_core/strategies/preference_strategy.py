@@ -1,7 +1,8 @@
 """``PreferenceStrategy``: what DPO and RLHF share: preference pairs in, a LoRA policy on the base.
 
-Preference rows (prompt, chosen, rejected) may be strings or message lists; with a chat template,
-strings become messages so that the model learns in the format it will be chatted with.
+Every pair shape (prompt/chosen/rejected, messages-style and ShareGPT-style pairs) becomes TRL's
+preference format through ``preference_rows``: with a chat template, a prompt of messages and one-turn
+answers, so that the model learns in the format it will be chatted with; without one, strings.
 """
 
 from __future__ import annotations
@@ -10,31 +11,71 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..data.formats import RecordShape
+from ..data.formats import RecordShape, detect_shape
+from ..data.formatting import SHAREGPT_ROLES, render_plain
+from ..exceptions import DatasetValidationError
+from ..schemas.tasks import PREFERENCE_PAIR_SHAPES
 from .lora import attach_lora
 
 if TYPE_CHECKING:
+    import datasets
+
     from ..providers import ModelProvider
 
+Messages = list[dict[str, str]]
+PROMPT_COLUMNS = {
+    RecordShape.PREFERENCE: "prompt",
+    RecordShape.CONVERSATIONAL_PREFERENCE: "messages",
+    RecordShape.SHAREGPT_PREFERENCE: "conversations",
+}
 
-def to_preference_messages(row: dict) -> dict:
-    """Strings -> one user turn and one assistant turn each; message lists stay as they are."""
-    prompt = row["prompt"]
-    if isinstance(prompt, str):
-        prompt = [{"role": "user", "content": prompt}]
-    return {
-        "prompt": prompt,
-        "chosen": [{"role": "assistant", "content": row["chosen"]}] if isinstance(row["chosen"], str) else row["chosen"],
-        "rejected": [{"role": "assistant", "content": row["rejected"]}] if isinstance(row["rejected"], str) else row["rejected"],
-    }
+
+def as_messages(value: Any, role: str) -> Messages:
+    """A string (one ``role`` turn), one message or ShareGPT turn, or a list of them, as {role, content} messages."""
+    if isinstance(value, str):
+        return [{"role": role, "content": value}]
+    turns = [value] if isinstance(value, dict) else value
+    return [
+        {"role": SHAREGPT_ROLES.get(t["from"], t["from"]), "content": t["value"]} if t.get("from") is not None
+        else {"role": t["role"], "content": t["content"]}  # Arrow fills keys other rows have with None: dropped
+        for t in turns
+    ]
+
+
+def preference_rows(dataset: datasets.Dataset, shape: RecordShape, chat: bool) -> datasets.Dataset:
+    """Validated rows of a preference-pair ``shape`` as TRL's prompt/chosen/rejected columns (the others dropped).
+
+    ``chat``: the prompt as {role, content} messages, chosen and rejected as lists of the assistant's message.
+    Otherwise strings: a string prompt as it is, prompt turns rendered with role labels (``render_plain``),
+    answers as their text. Raises DatasetValidationError for a shape that is not preference pairs.
+    """
+    shape = RecordShape(shape)
+    if shape not in PREFERENCE_PAIR_SHAPES:
+        raise DatasetValidationError(
+            f"Records of shape '{shape.value}' are not preference pairs (a prompt, a chosen and a rejected answer).",
+            "Give a dataset with prompt (or messages, or conversations), chosen and rejected columns.",
+        )
+    prompt_column = PROMPT_COLUMNS[shape]
+
+    def convert(row: dict[str, Any]) -> dict[str, Any]:
+        prompt = as_messages(row[prompt_column], "user")
+        chosen, rejected = as_messages(row["chosen"], "assistant"), as_messages(row["rejected"], "assistant")
+        if chat:
+            return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+        prompt_text = row[prompt_column] if isinstance(row[prompt_column], str) else render_plain(prompt)
+        return {"prompt": prompt_text, "chosen": _text(chosen), "rejected": _text(rejected)}
+
+    rows = dataset.map(convert, remove_columns=dataset.column_names, desc="Formatting preference pairs")
+    return rows.select_columns(["prompt", "chosen", "rejected"])
+
+
+def _text(messages: Messages) -> str:
+    return "\n\n".join(message["content"] for message in messages)
 
 
 def prepare_preference_dataset(dataset: Any, tokenizer: Any) -> Any:
-    """prompt/chosen/rejected only; chat turns when the tokenizer has a chat template."""
-    dataset = dataset.select_columns(["prompt", "chosen", "rejected"])
-    if getattr(tokenizer, "chat_template", None):
-        dataset = dataset.map(to_preference_messages, desc="Formatting preference pairs")
-    return dataset
+    """``preference_rows`` of the dataset's detected shape; chat turns when the tokenizer has a chat template."""
+    return preference_rows(dataset, detect_shape(dataset.column_names), chat=bool(getattr(tokenizer, "chat_template", None)))
 
 
 class PreferenceStrategy:
@@ -44,7 +85,7 @@ class PreferenceStrategy:
     """
 
     supported_tasks = ("text-generation",)
-    accepted_shapes = (RecordShape.PREFERENCE,)
+    accepted_shapes = PREFERENCE_PAIR_SHAPES
     requires_4bit = False
     reports_perplexity = False
 
@@ -54,7 +95,7 @@ class PreferenceStrategy:
         self.notes: list[str] = []
 
     def get_required_dataset_fields(self) -> list[str]:
-        return ["prompt", "chosen", "rejected"]
+        return ["prompt|messages|conversations", "chosen", "rejected"]
 
     def prepare_model(self, model: Any, config: Any) -> Any:
         return model if config.finetuning_type == "full" else attach_lora(model, config, self.provider)

@@ -1,7 +1,8 @@
 """``SFTStrategy``: supervised fine-tuning, LoRA by default, for every task and model kind.
 
-- causal LMs (text generation, prompt-formatted summarization): TRL's SFTTrainer, loss on the
-  completion (the answer) only unless ``completion_only_loss`` is off;
+- causal LMs (text generation, prompt-formatted summarization): TRL's SFTTrainer on rows tokenized
+  by ``data.token_masks`` (cached): loss on every assistant reply (the last only with ``mask_history``),
+  on every token when ``completion_only_loss`` is off;
 - encoder-decoders (summarization): Seq2SeqTrainer, labels from the summary only;
 - encoders with a span head (extractive QA): Trainer on start/end positions.
 ``finetuning_type="full"`` trains every weight, for small models.
@@ -70,10 +71,7 @@ class SFTStrategy:
             from ..tasks.extractive_qa import tokenize_qa
 
             return tokenize_qa(dataset, tokenizer, config.max_seq_length)
-        from ..data.formatting import to_training_records
-
-        chat = bool(getattr(tokenizer, "chat_template", None))
-        return to_training_records(dataset, detect_shape(dataset.column_names), config.task, chat=chat)
+        return tokenize_sft_rows(dataset, tokenizer, config)
 
     def task_evaluator(self, tokenizer: Any, config: Any, eval_rows: Any) -> Callable[[Any], dict] | None:
         """ROUGE or EM/F1 on up to ``eval_generation_samples`` eval rows, for the tasks that have them."""
@@ -158,6 +156,24 @@ class SFTStrategy:
         )
         self._padding_free(trainer, model, config)
         return trainer
+
+
+def tokenize_sft_rows(dataset: Any, tokenizer: Any, config: Any) -> Any:
+    """Validated rows -> ``input_ids`` and ``completion_mask`` for a causal LM, cached in the data folder: what
+    SFTTrainer then truncates to ``max_seq_length`` (dropping rows left with nothing to learn) and trains on."""
+    from ..data.token_cache import cache_file_for
+    from ..data.token_masks import tokenize_rows
+    from ..settings import get_settings
+
+    shape = detect_shape(dataset.column_names)
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    settings = {"shape": shape.value, "chat": chat, "mask_history": config.mask_history,
+                "completion_only_loss": config.completion_only_loss}
+    cache = cache_file_for(get_settings().home, dataset, tokenizer, settings)
+    return tokenize_rows(
+        dataset, shape, tokenizer, chat=chat, mask_history=config.mask_history,
+        completion_only_loss=config.completion_only_loss, cache_file=cache,
+    )
 
 
 def _output_layer_adapted(model: Any) -> bool:

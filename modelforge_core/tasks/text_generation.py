@@ -7,6 +7,7 @@ from typing import Any
 
 from ..data.formats import RecordShape, detect_shape
 from ..data.formatting import to_training_records
+from ..schemas.tasks import PREFERENCE_PAIR_SHAPES
 
 MAX_NEW_TOKENS = 64
 
@@ -14,8 +15,10 @@ MAX_NEW_TOKENS = 64
 def prompt_completion_pairs(rows: Any, chat: bool) -> list[tuple[Any, str]]:
     """(prompt, reference answer) pairs from any SFT shape; preference rows use their chosen answer."""
     shape = detect_shape(rows.column_names)
-    if shape is RecordShape.PREFERENCE:
-        rows = rows.rename_column("chosen", "completion").select_columns(["prompt", "completion"])
+    if shape in PREFERENCE_PAIR_SHAPES:
+        from ..strategies.preference_strategy import preference_rows
+
+        rows = preference_rows(rows, shape, chat).rename_column("chosen", "completion").select_columns(["prompt", "completion"])
         shape = RecordShape.PROMPT_COMPLETION
     records = to_training_records(rows, shape, "text-generation", chat=chat)
     if "prompt" not in records.column_names:

@@ -116,6 +116,7 @@ def prepare_run(
     _phase(events, clock, "preparing_data", f"Preparing {len(train_rows) + eval_count} rows (tokenizing, masking)")
     train_data = strategy.prepare_dataset(train_rows, tokenizer, config)
     eval_data = strategy.prepare_dataset(eval_rows, tokenizer, config) if eval_rows is not None else None
+    _log_token_stats(events, {"Tokens, train": train_data, "Tokens, eval": eval_data}, tokenizer, config)
 
     callback = EventCallback(events, run.stop_request, on_progress, perplexity=strategy.reports_perplexity, clock=clock)
     callbacks = [callback]
@@ -163,6 +164,16 @@ def run_training(
     _phase(events, clock, "saving", "Saving the model")
     _save_model(trainer, prepared.tokenizer, config, output_dir, metrics, trainable_only=config.finetuning_type == "lora")
     return RunResult("completed", metrics, output_dir)
+
+
+def _log_token_stats(events: EventLog, prepared: dict[str, Any], tokenizer: Any, config: TrainingConfig) -> None:
+    """What the trainer keeps of each split (truncated and dropped rows, trained tokens), as the dataset check says it."""
+    from ..data.token_stats import prepared_token_stats
+
+    for split, data in prepared.items():
+        stats = prepared_token_stats(data, tokenizer, config.max_seq_length, packing=config.packing) if data is not None else None
+        if stats is not None:
+            events.log(stats.words(split), level="warning" if stats.dropped else "info")
 
 
 def _model_label(model_name: str) -> str:
