@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .cli_output import print_json
+from .exceptions import ConfigurationError
 
 
 def add_parsers(sub) -> None:
@@ -15,8 +16,8 @@ def add_parsers(sub) -> None:
         "check", help="Report a dataset as a run would train it: rows, shape, problems, truncated and dropped rows, "
                       "the first rows with the trained tokens marked. Nothing is trained."
     )
-    check.add_argument("dataset", help="A .jsonl/.json/.csv/.parquet file or a Hub dataset id.")
-    check.add_argument("--model", required=True, help="Hub id or local model folder (its tokenizer and config.json are read).")
+    check.add_argument("dataset", nargs="?", help="A .jsonl/.json/.csv/.parquet file or a Hub dataset id (default: the config's).")
+    check.add_argument("--model", help="Hub id or local model folder; its tokenizer and config.json are read (default: the config's).")
     check.add_argument("--task", default=None, help="Default: the config's task, or text-generation.")
     check.add_argument("--strategy", default=None, help="Default: the config's strategy, or sft.")
     check.add_argument("--max-seq-length", type=int, default=None, help="Default: the config's, or 512.")
@@ -32,10 +33,13 @@ def cmd_data(args: argparse.Namespace) -> int:
     from .schemas.training_config import read_config_file
 
     config = read_config_file(args.config) if args.config else {}
-    config.update(dataset=args.dataset, model_name=args.model)
-    for key, value in (("task", args.task), ("strategy", args.strategy), ("max_seq_length", args.max_seq_length)):
+    for key, value in (("dataset", args.dataset), ("model_name", args.model), ("task", args.task), ("strategy", args.strategy),
+                       ("max_seq_length", args.max_seq_length)):
         if value is not None:
             config[key] = value
+    missing = [name for name, key in (("a dataset FILE", "dataset"), ("--model", "model_name")) if not config.get(key)]
+    if missing:
+        raise ConfigurationError(f"data check needs {' and '.join(missing)}.", "Give them, or a --config that names them.")
     import datasets
 
     datasets.disable_progress_bars()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import html
 
-from modelforge_core.data.token_stats import TokenStats
-
 from .errors import WARNING_MARK
 
 CHECK_CSS = """
@@ -40,7 +38,7 @@ def check_html(report: dict) -> str:
     for split, stats in report.get("splits", {}).items():
         parts.append(f"<h4>{html.escape(split.capitalize())}: token lengths (max_seq_length {stats['max_length']})</h4>")
         parts.append(_histogram(stats))
-        parts.append(f"<p>{html.escape(TokenStats(**stats).words(split))}.</p>")
+        parts.append(f"<p>{html.escape(stats['summary'])}.</p>")
     if report.get("examples"):
         parts.append("<h4>The first rows as the model reads them</h4><p><span class='mf-trained'>trained</span> · "
                      "<span class='mf-context'>context (not in the loss)</span> · <span class='mf-cut'>cut (past "

@@ -27,7 +27,7 @@ SHORT_ANSWER_CHARS = 3  # an answer shorter than this (after trimming) is worth 
 class DatasetCheck:
     """The check's report; ``ok`` is False when training would refuse the data (``message`` says why).
 
-    ``splits`` maps ``train``/``eval`` to ``TokenStats.to_dict()``; ``examples`` holds the first rows as runs of
+    ``splits`` maps ``train``/``eval`` to ``TokenStats.to_dict()`` plus its ``summary`` in words; ``examples`` holds the first rows as runs of
     text (``token_masks.segments``); ``short_answers`` the 1-based rows with empty or very short answers.
     """
 
@@ -60,19 +60,13 @@ class DatasetCheck:
         lines += [f"  problem: {problem}" for problem in self.problems]
         lines += [f"  {note}" for note in self.notes]
         lines += [f"  warning: {warning}" for warning in self.warnings]
-        for split, stats in self.splits.items():
-            lines.append(f"Tokens, {_stats_words(split, stats)}")
+        for stats in self.splits.values():
+            lines.append(f"Tokens, {stats['summary']}")
             lines += [f"    {b['label']:>12} tokens: {b['rows']} rows" + (" (truncated)" if b["truncated"] else "") for b in stats["histogram"]]
         for example in self.examples:
             lines.append(f"Row {example['row']} as the model reads it ({example['title']}; [[trained]], ~~cut~~):")
             lines.append("".join(_marked(run) for run in example["segments"]))
         return lines
-
-
-def _stats_words(split: str, stats: dict[str, Any]) -> str:
-    from .token_stats import TokenStats
-
-    return TokenStats(**stats).words(split)
 
 
 def _marked(run: dict[str, Any]) -> str:
@@ -168,7 +162,7 @@ def _token_view(check: DatasetCheck, splits: Any, shape: RecordShape, tokenizer:
         if rows is None:
             continue
         stats = prepared_token_stats(prepare(rows), tokenizer, config.max_seq_length, packing=config.packing)
-        check.splits[name] = stats.to_dict()
+        check.splits[name] = {**stats.to_dict(), "summary": stats.words(name)}
     check.trained_tokens_per_epoch = check.splits["train"]["trained_tokens"]
     first = splits.rows.select(range(min(EXAMPLE_ROWS, len(splits.rows))))
     check.examples = _examples(prepare(first), shape, tokenizer, config.max_seq_length)

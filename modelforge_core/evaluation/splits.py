@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ..data.formats import FIELD_ALTERNATIVES, OPTIONAL_FIELDS, REQUIRED_FIELDS, RecordShape
+from ..data.formats import COMPANION_COLUMNS, FIELD_ALTERNATIVES, OPTIONAL_FIELDS, REQUIRED_FIELDS, RecordShape
 from ..exceptions import ConfigurationError, DatasetValidationError
 from .dataset_validator import row_fingerprints
 
@@ -172,6 +172,8 @@ def _shape_fields(shape: RecordShape) -> set[str]:
     fields = {*REQUIRED_FIELDS[shape], *OPTIONAL_FIELDS[shape]}
     for options in FIELD_ALTERNATIVES.get(shape, {}).values():
         fields.update(options)
+    for companions in COMPANION_COLUMNS.get(shape, {}).values():
+        fields.update(companions)
     return fields
 
 
