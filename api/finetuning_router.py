@@ -1,4 +1,4 @@
-"""``/api/finetune``: start, watch, stop and resume training jobs."""
+"""``/api/finetune``: check a dataset; start, watch, stop and resume training jobs."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends
 
-from modelforge_core.dependencies import get_dataset_service, get_training_service
+from modelforge_core.dependencies import get_dataset_service, get_model_catalog, get_training_service
 from modelforge_core.services.dataset_service import DatasetService
 from modelforge_core.services.job_status import job_status
+from modelforge_core.services.model_catalog import ModelCatalog
 from modelforge_core.services.training_service import TrainingService
 
 router = APIRouter(prefix="/finetune", tags=["finetune"])
@@ -28,9 +29,12 @@ def start_training(
 def check_dataset(
     config: dict[str, Any] = Body(..., description="A TrainingConfig (dataset and model_name at least); nothing is trained."),
     datasets: DatasetService = Depends(get_dataset_service),
+    catalog: ModelCatalog = Depends(get_model_catalog),
 ) -> dict:
     """The dataset check: rows, shape, problems, token lengths per split against max_seq_length, truncated and
     dropped rows, and the first rows as the model reads them (runs of text marked trained, context or cut)."""
+    if isinstance(config.get("model_name"), str):
+        catalog.ensure_ready(config["model_name"])  # a demo model not built yet is built first
     return datasets.check(config)
 
 

@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "ui-latency": (["-m", "bench.ui_latency"], ["-m", "bench.ui_latency", "--steps", "20"]),
     "playground": (["-m", "bench.playground_speed"], ["-m", "bench.playground_speed", "--runs", "2", "--new-tokens", "16"]),
     "memory": (["-m", "bench.memory_check"], ["-m", "bench.memory_check", "--steps", "1"]),
+    "data-scale": (["-m", "bench.data_scale"], ["-m", "bench.data_scale", "--rows", "200000", "--runs", "1"]),
 }
 
 

@@ -46,6 +46,18 @@ def test_hardware_estimate_and_recommendations_over_http(app, samples):
     assert wrong.status_code == 422 and "Unknown task" in wrong.json()["message"]
 
 
+def test_the_dataset_check_over_http(app, samples):
+    report = httpx.post(app.url + "/api/finetune/check_dataset", json=_config(app, samples, max_seq_length=22), timeout=120).json()
+    assert report["ok"] and report["shape"] == "alpaca" and report["source"] == "demo_task.jsonl", report
+    train = report["splits"]["train"]
+    assert train["rows"] == 320 and train["truncated"] > 0 and sum(b["rows"] for b in train["histogram"]) == 320
+    assert [run["kind"] for run in report["examples"][0]["segments"]] == ["context", "trained", "cut"]
+    refused = httpx.post(app.url + "/api/finetune/check_dataset", json=_config(app, samples, strategy="dpo"), timeout=120).json()
+    assert refused["ok"] is False and "cannot train strategy 'dpo'" in refused["message"]
+    missing = httpx.post(app.url + "/api/finetune/check_dataset", json={"dataset": samples["sft"]}, timeout=30)
+    assert missing.status_code == 422 and "model_name" in missing.json()["message"]
+
+
 def test_http_start_training_then_status_until_completed(app, samples):
     config = _config(app, samples)
     response = httpx.post(app.url + "/api/finetune/start_training", json=config, timeout=60)

@@ -211,3 +211,42 @@ def test_data_check_from_the_cli(tmp_path, demo_model, settings):
     assert as_json.returncode == 2
     report = json.loads(as_json.stdout)
     assert report["ok"] is False and "cannot train strategy 'dpo'" in report["message"]
+
+
+def test_the_preview_says_which_strategies_train_a_shape_and_refuses_it_for_another(tmp_path, settings, samples):
+    from modelforge_core.services.dataset_service import DatasetService
+
+    service = DatasetService(settings)
+    ready = service.preview(samples["dpo"], "text-generation", strategy="dpo")
+    assert ready.ok and "Trained by strategy 'dpo' or 'rlhf'." in ready.message
+    refused = service.preview(samples["dpo"], "text-generation", strategy="sft")
+    assert not refused.ok and "cannot train strategy 'sft'" in refused.message and "Pick strategy 'dpo' or 'rlhf'" in refused.message
+    kto = [{"prompt": f"Say {n}.", "completion": str(n), "label": n % 2 == 0} for n in range(12)]
+    labelled = service.preview(_write_jsonl(tmp_path / "kto.jsonl", kto), "text-generation")
+    assert not labelled.ok and labelled.shape == "kto" and "it is not available in this version yet" in labelled.message
+
+
+def test_placeholders_are_shown_by_the_preview_and_the_check_and_filled_by_replacements(tmp_path, demo_model, settings):
+    from modelforge_core.services.dataset_service import DatasetService
+
+    identity = [{"instruction": f"Who are you? ({n})", "output": "I am {{name}}, made by {{author}}."} for n in range(12)]
+    path = _write_jsonl(tmp_path / "identity.jsonl", identity)
+    preview = DatasetService(settings).preview(path, "text-generation")
+    assert preview.ok and any("{{name}}" in w and "{{author}}" in w for w in preview.warnings)
+    filled = DatasetService(settings).preview(path, "text-generation", replacements={"name": "Forge", "author": "Acme"})
+    assert not any("{{" in w for w in filled.warnings)
+    config = TrainingConfig(model_name=demo_model, dataset=path, replacements={"name": "Forge", "author": "Acme"}, eval_split=0)
+    report = DatasetService(settings).check(config)
+    assert report["source"] == path and not any("{{" in w for w in report["warnings"])
+    assert "I am Forge, made by Acme." in "".join(run["text"] for run in report["examples"][0]["segments"])
+    unfilled = check_dataset(TrainingConfig(model_name=demo_model, dataset=path, eval_split=0))
+    assert any("trained literally" in w for w in unfilled.warnings)
+
+
+def test_a_max_seq_length_that_leaves_nothing_to_learn_is_refused_by_the_check_and_the_run(tmp_path, demo_model, settings, samples):
+    config = TrainingConfig(model_name=demo_model, dataset=samples["sft"], max_seq_length=16, max_steps=1)
+    report = check_dataset(config)
+    assert not report.ok and report.splits["train"]["dropped"] == report.splits["train"]["rows"] == 320
+    assert "would be dropped at max_seq_length 16" in report.message and "Raise max_seq_length" in report.message
+    with pytest.raises(DatasetValidationError, match="would be dropped at max_seq_length 16"):
+        _prepared(tmp_path, config)

@@ -55,6 +55,7 @@ def _histogram(stats: dict) -> str:
     for b in stats["histogram"]:
         over = " mf-over" if b["truncated"] else ""
         width = 100 * b["rows"] / peak
-        cells.append(f"<span>{html.escape(b['label'])}</span><div><div class='mf-hist-bar{over}' style='width:{width:.1f}%'>"
+        cells.append(f"<span>{html.escape(b['label'])}</span><div><div class='mf-hist-bar{over}' data-rows='{b['rows']}' "
+                     f"style='width:{width:.1f}%'>"
                      f"</div></div><span>{b['rows']}</span>")
     return f"<div class='mf-hist'>{''.join(cells)}</div>"

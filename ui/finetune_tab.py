@@ -15,6 +15,7 @@ from .errors import WARNING_MARK, error_text
 from .finetune_form import (
     ADVANCED_FIELDS,
     BASIC_FIELDS,
+    JSON_MAP_FIELDS,
     FormField,
     build_config,
     config_to_form_values,
@@ -27,6 +28,7 @@ from .hardware_tab import SessionHardware, recommendation_form_values
 from .memory_estimate import estimate_markdown
 from .run_panel import RunPanel, RunSession
 
+PREVIEW_FIELDS = ("dataset", "task", "column_mapping", "strategy", "replacements")  # what the preview reads, in its order
 FIELD_MIN_WIDTH = 200  # pixels: a row of settings wraps before a field (and its help) gets too narrow to read
 
 
@@ -160,16 +162,20 @@ class FinetuneTab:
         choices = _sample_choices(self.ctx.samples) + [(f"Upload: {Path(path).name}", stored)]
         return gr.update(choices=choices, value=stored)
 
-    def preview(self, dataset: str, task: str, mapping_text: str):
-        """The dataset's first rows, shape and check; says "loading" while the libraries still load."""
+    def preview(self, dataset: str, task: str, mapping_text: str, strategy: str | None = None, replacements_text: str = ""):
+        """The dataset's first rows, shape and check (for the strategy, placeholders with the replacements); says
+        "loading" while the libraries still load."""
         if not self.ctx.catalog.libraries_ready():
             yield "⏳ Reading the dataset as soon as the training libraries have loaded (first start)…", gr.update(visible=False)
         try:
-            mapping = parse_mapping(mapping_text) if mapping_text and mapping_text.strip() else None
+            mapping, replacements = (
+                parse_mapping(text, *JSON_MAP_FIELDS[name]) if text and text.strip() else None
+                for name, text in (("column_mapping", mapping_text), ("replacements", replacements_text))
+            )
         except ModelForgeException as exc:
             yield error_text(exc), gr.update(value=None, visible=False)
             return
-        result = self.ctx.datasets.preview(dataset, task, mapping)
+        result = self.ctx.datasets.preview(dataset, task, mapping, strategy, replacements)
         text = ("**Ready.** " if result.ok else "**Cannot train on this yet.** ") + result.message
         if result.shape:
             text += f"\n\nDetected record shape: **{result.shape}** · {result.num_rows} rows · columns: {', '.join(result.columns)}"
@@ -313,9 +319,10 @@ class FinetuneTab:
             [self.form["model_name"], self.form["dataset"]],
         )
         self.upload.upload(self.store_upload, self.upload, self.form["dataset"], api_name="upload_dataset")
-        preview_inputs = [self.form["dataset"], self.form["task"], self.form["column_mapping"]]
+        preview_inputs = [self.form[name] for name in PREVIEW_FIELDS]
         gr.on(
-            [self.form["dataset"].change, self.form["task"].change, self.form["column_mapping"].blur],
+            [self.form["dataset"].change, self.form["task"].change, self.form["strategy"].change,
+             self.form["column_mapping"].blur, self.form["replacements"].blur],
             self.preview, preview_inputs, [self.preview_status, self.preview_rows], api_name="preview_dataset",
         )
         self.check_button.click(self.check, form_inputs, [self.check_status, self.check_view], api_name="check_dataset")
@@ -341,7 +348,7 @@ class FinetuneTab:
         blocks.load(run.attach, run.session, run.view_outputs, show_progress="hidden").then(
             self.restore_form, run.session, list(self.form.values()), show_progress="hidden"
         )
-        blocks.load(self.preview, [self.form["dataset"], self.form["task"], self.form["column_mapping"]], [self.preview_status, self.preview_rows])
+        blocks.load(self.preview, [self.form[name] for name in PREVIEW_FIELDS], [self.preview_status, self.preview_rows])
         blocks.load(lambda data: render_config(self._values(data)), set(self.form.values()), [self.config_json, self.cli, self.form_error])
         blocks.load(self.estimate_markdown, {*self.form.values(), self.hardware}, self.estimate, show_progress="hidden")
 

@@ -106,13 +106,28 @@ def check_dataset(config: TrainingConfig) -> DatasetCheck:
                          f"this is a {kind.value} model, whose inputs are cut at max_seq_length ({config.max_seq_length}).")
         return check
     _token_view(check, splits, shape, tokenizer, config)
-    check.ok = True
     train = check.splits.get("train", {})
+    nothing_left = nothing_left_error(train["rows"], train["dropped"], config.max_seq_length)
+    if nothing_left is not None:
+        check.message = f"{nothing_left.message} {nothing_left.hint}"
+        return check
+    check.ok = True
     check.message = (
         f"{check.rows} rows; {train.get('truncated', 0)} training rows truncated and {train.get('dropped', 0)} dropped at "
         f"max_seq_length {config.max_seq_length}; {check.trained_tokens_per_epoch:,} trained tokens per epoch."
     )
     return check
+
+
+def nothing_left_error(rows: int, dropped: int, max_seq_length: int) -> DatasetValidationError | None:
+    """The error (not raised) when truncation leaves no training row with anything to learn; None otherwise."""
+    if rows and dropped < rows:
+        return None
+    return DatasetValidationError(
+        f"Every one of the {rows} training rows would be dropped at max_seq_length {max_seq_length}: in each, the prompt "
+        "fills the first max_seq_length tokens, so nothing of the answer is left to learn.",
+        "Raise max_seq_length (the dataset check shows the rows' token lengths), or shorten the prompts.",
+    )
 
 
 def _row_problems(config: TrainingConfig) -> tuple[list[str], int, str | None]:

@@ -2,52 +2,80 @@
 
 JSON Lines, JSON and CSV files are read and parsed here first, so that a malformed line, bytes
 that are not UTF-8, or a value whose type changes between rows are reported with their line or
-row number rather than as an Arrow stack trace. CSV is read strictly (RFC 4180 quoting): a quote
-left open, text after a closing quote, a row with the wrong number of fields, or two columns of
-one name are refused with their line or column, never folded into a neighbouring field.
+row number rather than as an Arrow stack trace (CSV strictly: ``csv_reader``). The official nested
+SQuAD JSON is read as flat question rows (``squad``).
+
+A file over ``LARGE_FILE_BYTES`` is read in bounded memory: JSON Lines and CSV are streamed into
+an Arrow file under ``<MODELFORGE_HOME>/cache/datasets`` keyed by the file's content, so that a
+second load of the same file maps it from disk without parsing (``arrow_cache``); asked for its
+first rows only (a preview), such a file is read that far and its rows are counted from its bytes
+(``row_count``), or, for Parquet, from its metadata. A JSON file (one list, or SQuAD) is parsed
+whole at any size: JSON cannot be read in part.
 """
 
 from __future__ import annotations
 
-import csv
 import errno
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import DatasetValidationError
 from ..hub_ids import looks_like_hub_id
-from ..settings import is_offline
+from ..settings import MEGABYTE, get_settings, is_offline
+from .arrow_cache import cached_dataset, content_key, write_dataset
+from .csv_reader import csv_rows
 from .formats import refuse_duplicate_columns
+from .row_count import count_csv_records, count_jsonl_rows
+from .squad import flatten_squad, is_nested_squad
+from .values import first_unconvertible_row, first_value, type_change_error, type_in_words
 
 if TYPE_CHECKING:
     import datasets
 
 SUPPORTED_EXTENSIONS = (".jsonl", ".json", ".csv", ".parquet")
+LARGE_FILE_BYTES = 16 * MEGABYTE  # above this, JSON Lines and CSV are streamed to Arrow and previews read the head
+
+__all__ = ["LARGE_FILE_BYTES", "SUPPORTED_EXTENSIONS", "LoadedSource", "is_large_file", "load_dataset_source",
+           "read_dataset_source", "type_in_words"]
 
 _HINT_EXTENSIONS = (
     "Give a path to a .jsonl, .json (a list of objects), .csv or .parquet file, "
     "or a Hugging Face dataset id such as 'org/name'."
 )
 _HINT_UTF8 = "Save the file as UTF-8 (in most editors: Save As > Encoding > UTF-8) and load it again."
-_HINT_CSV = (
-    "Check that every row has as many fields as the header and that text with commas, quotes or line breaks "
-    'is in double quotes, with each quote inside it doubled ("").'
-)
-_HINT_QUOTE = (
-    "Close the quote on that line, or double a quote that belongs to the text (\"\" inside a quoted field); "
-    "a field that holds commas, quotes or line breaks must start and end with a double quote."
-)
-_CSV_FIELD_LIMIT = 2**31 - 1  # long documents are fine; the csv module's default stops at 128 KiB
+_STREAMED = (".jsonl", ".csv")
+
+
+@dataclass
+class LoadedSource:
+    """Rows read from a dataset source: ``dataset`` holds every row, or only the first ones when a preview asked for
+    those (then ``len(dataset) < num_rows``); ``num_rows`` counts the source's rows; ``notes`` say, in words, what the
+    reading left out (e.g. unanswerable SQuAD questions), for the preview's message and the job's log."""
+
+    dataset: datasets.Dataset
+    num_rows: int
+    notes: list[str] = field(default_factory=list)
 
 
 def load_dataset_source(source: str, split: str = "train") -> datasets.Dataset:
-    """A local file (.jsonl, .json list of objects, .csv, .parquet) or a Hugging Face dataset id.
+    """A local file (.jsonl, .json list of objects or SQuAD, .csv, .parquet) or a Hugging Face dataset id: every row.
 
     Raises DatasetValidationError when the file is missing, unreadable, malformed or empty, or the
     Hub dataset cannot be reached (offline, not found, no access).
+    """
+    return read_dataset_source(source, split).dataset
+
+
+def read_dataset_source(source: str, split: str = "train", *, first_rows: int | None = None) -> LoadedSource:
+    """Like ``load_dataset_source``, with the row count and the notes; ``first_rows`` (a preview) reads only that
+    many rows of a file over LARGE_FILE_BYTES and counts the rest (Hub datasets and smaller files are read whole).
+
+    Raises what ``load_dataset_source`` raises; a preview sees the faults of the rows it reads.
     """
     source = str(source).strip()
     path = Path(source).expanduser()
@@ -57,10 +85,19 @@ def load_dataset_source(source: str, split: str = "train") -> datasets.Dataset:
     if unreachable is not None:
         raise unreachable
     if path.exists():
-        return _load_file(path, source)
+        return _load_file(path, source, first_rows)
     if looks_like_hub_id(source):
-        return _load_hub(source, split)
+        dataset = _load_hub(source, split)
+        return LoadedSource(dataset, len(dataset))
     raise DatasetValidationError(f"Dataset file not found: {source}.", _HINT_EXTENSIONS)
+
+
+def is_large_file(path: str | Path) -> bool:
+    """True for a file over LARGE_FILE_BYTES: it is streamed to Arrow when loaded, and previewed by its first rows."""
+    try:
+        return Path(path).stat().st_size > LARGE_FILE_BYTES
+    except OSError:
+        return False
 
 
 def _unreachable_path_error(path: Path, source: str) -> DatasetValidationError | None:
@@ -87,7 +124,7 @@ def _unreachable_path_error(path: Path, source: str) -> DatasetValidationError |
     return None
 
 
-def _load_file(path: Path, source: str) -> datasets.Dataset:
+def _load_file(path: Path, source: str, first_rows: int | None) -> LoadedSource:
     if path.is_dir():
         raise DatasetValidationError(f"{source} is a folder, not a dataset file.", _HINT_EXTENSIONS)
     suffix = path.suffix.lower()
@@ -97,16 +134,25 @@ def _load_file(path: Path, source: str) -> datasets.Dataset:
             f"{', '.join(SUPPORTED_EXTENSIONS)}.",
             "Convert the file to JSON Lines (.jsonl, one JSON object per line) or CSV with a header row.",
         )
-    if suffix == ".parquet":
-        dataset = _read_parquet(path, source)
-    elif suffix == ".csv":
-        dataset = _read_csv(path, source)
+    large = is_large_file(path)
+    head = first_rows if large else None
+    if suffix == ".json":
+        loaded = _read_json(path, source, head)
+    elif suffix == ".parquet":
+        loaded = _read_parquet(path, source, head)
+    elif head is not None:
+        loaded = _read_head(path, source, suffix, head)
     else:
-        rows = _read_json(path, source) if suffix == ".json" else _read_jsonl(_text_lines(path, source), source)
-        dataset = _rows_to_dataset(rows, source)
-    if len(dataset) == 0:
+        if large:
+            dataset = _read_large(path, source, suffix)
+        elif suffix == ".csv":
+            dataset = _read_csv(path, source)
+        else:
+            dataset = _rows_to_dataset(_read_jsonl(_text_lines(path, source), source), source)
+        loaded = LoadedSource(dataset, len(dataset))
+    if len(loaded.dataset) == 0:
         raise DatasetValidationError(f"{source} has no rows.", "Add at least one row of data to the file.")
-    return dataset
+    return loaded
 
 
 def _text_lines(path: Path, source: str) -> list[str]:
@@ -114,27 +160,45 @@ def _text_lines(path: Path, source: str) -> list[str]:
     try:
         data = path.read_bytes()
     except OSError as err:
+        raise _unreadable(source, err) from None
+    return [_decoded(raw, number, source) for number, raw in enumerate(data.split(b"\n"), start=1)]
+
+
+def _streamed_lines(path: Path, source: str) -> Iterator[str]:
+    """The file's lines decoded as UTF-8, read as they are asked for (numbered as ``_text_lines`` numbers them)."""
+    try:
+        with path.open("rb") as file:
+            for number, raw in enumerate(file, start=1):
+                yield _decoded(raw[:-1] if raw.endswith(b"\n") else raw, number, source)
+    except OSError as err:
+        raise _unreadable(source, err) from None
+
+
+def _decoded(raw: bytes, number: int, source: str) -> str:
+    """Line ``number`` as text; raises naming the line and the first byte that is not UTF-8."""
+    try:
+        return raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as err:
         raise DatasetValidationError(
-            f"{source} cannot be read ({err.strerror or err}).", "Check that the file exists and is readable."
+            f"{source}, line {number}: not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start + 1}).",
+            _HINT_UTF8,
         ) from None
-    lines = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            lines.append(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-        except UnicodeDecodeError as err:
-            raise DatasetValidationError(
-                f"{source}, line {number}: not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start + 1}).",
-                _HINT_UTF8,
-            ) from None
-    return lines
 
 
-def _read_jsonl(lines: list[str], source: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+def _unreadable(source: str, err: OSError) -> DatasetValidationError:
+    return DatasetValidationError(
+        f"{source} cannot be read ({err.strerror or err}).", "Check that the file exists and is readable."
+    )
+
+
+def _jsonl_records(lines: Iterable[str], source: str) -> Iterator[dict[str, Any]]:
+    """Each non-blank line as an object; raises naming the line (and row) that is not valid JSON or not an object."""
+    row = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        where = f"{source}, line {number} (row {len(rows) + 1})"
+        row += 1
+        where = f"{source}, line {number} (row {row})"
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
@@ -148,21 +212,35 @@ def _read_jsonl(lines: list[str], source: str) -> list[dict[str, Any]]:
                 f"{where}: expected a JSON object {{...}}, got {type_in_words(record)}.",
                 'Each line must be one JSON object with named fields, e.g. {"input": "...", "output": "..."}.',
             )
-        rows.append(record)
-    return rows
+        yield record
 
 
-def _read_json(path: Path, source: str) -> list[dict[str, Any]]:
+def _read_jsonl(lines: Iterable[str], source: str) -> list[dict[str, Any]]:
+    return list(_jsonl_records(lines, source))
+
+
+def _read_json(path: Path, source: str, first_rows: int | None = None) -> LoadedSource:
+    """A list of objects, the nested SQuAD layout, or JSON Lines saved as .json; parsed whole at any size, then
+    ``first_rows`` (when given) of the rows become the dataset."""
     lines = _text_lines(path, source)
     try:
         data = json.loads("\n".join(lines))
     except json.JSONDecodeError as err:
-        if err.msg == "Extra data":  # JSON Lines saved as .json: read it as such.
-            return _read_jsonl(lines, source)
-        raise DatasetValidationError(
-            f"{source}, line {err.lineno}: not valid JSON ({err.msg} at column {err.colno}).",
-            "A .json dataset must be one JSON list of objects: [{...}, {...}].",
-        ) from None
+        if err.msg != "Extra data":
+            raise DatasetValidationError(
+                f"{source}, line {err.lineno}: not valid JSON ({err.msg} at column {err.colno}).",
+                "A .json dataset must be one JSON list of objects: [{...}, {...}].",
+            ) from None
+        data = _read_jsonl(lines, source)  # JSON Lines saved as .json: read it as such.
+    notes: list[str] = []
+    if is_nested_squad(data):
+        squad = flatten_squad(data, source)
+        data, notes = squad.rows, squad.notes(source)
+    _refuse_non_records(data, source)
+    return LoadedSource(_rows_to_dataset(data[:first_rows] if first_rows is not None else data, source), len(data), notes)
+
+
+def _refuse_non_records(data: Any, source: str) -> None:
     if not isinstance(data, list):
         raise DatasetValidationError(
             f"{source}: expected a JSON list of objects [{{...}}, ...], got {type_in_words(data)}.",
@@ -174,103 +252,73 @@ def _read_json(path: Path, source: str) -> list[dict[str, Any]]:
                 f"{source}, row {number}: expected a JSON object {{...}}, got {type_in_words(record)}.",
                 "Every item of the list must be an object with named fields.",
             )
-    return data
 
 
 def _read_csv(path: Path, source: str) -> datasets.Dataset:
-    """Strict CSV: a header row naming each column once, then rows with as many fields; blank lines are skipped."""
+    """Strict CSV (``csv_reader``), every value kept as text."""
+    header, rows = csv_rows(_text_lines(path, source), source)
+    return _csv_dataset(header, list(rows))
+
+
+def _csv_dataset(header: list[str], rows: list[list[str]]) -> datasets.Dataset:
     import datasets
 
-    records = _csv_records(_text_lines(path, source), source)
-    first = next(records, None)
-    if first is None:
-        raise DatasetValidationError(f"{source} has no rows.", "Add a header row and at least one row of data.")
-    header = first[1]
-    unnamed = [str(number) for number, name in enumerate(header, start=1) if not name.strip()]
-    if unnamed:
-        raise DatasetValidationError(
-            f"{source}: the header gives no name to column(s) {', '.join(unnamed)} (header: {', '.join(header)}).",
-            "Give every column a name in the first row, and remove a trailing comma if the rows have none.",
-        )
-    refuse_duplicate_columns(header, f"{source}: the header names")
-    rows = []
-    for line, record in records:
-        if len(record) != len(header):
-            raise DatasetValidationError(
-                f"{source}, line {line}: this CSV row has {len(record)} field(s), but the header has "
-                f"{len(header)} ({', '.join(header)}).",
-                _HINT_CSV,
-            )
-        rows.append(record)
     columns = list(zip(*rows)) if rows else [() for _ in header]
     return datasets.Dataset.from_dict({name: list(values) for name, values in zip(header, columns)})
 
 
-def _csv_records(lines: list[str], source: str) -> Iterator[tuple[int, list[str]]]:
-    """(line the record starts on, its fields) for each non-blank record; a quoting fault raises with its line."""
-    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
-    reader = csv.reader((line + "\n" for line in lines), strict=True)
-    start = 1
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as err:
-            raise _csv_error(lines, start, reader.line_num, source, err) from None
-        if record:  # a blank line reads as []
-            yield start, record
-        start = reader.line_num + 1
-
-
-def _csv_error(lines: list[str], start: int, end: int, source: str, err: csv.Error) -> DatasetValidationError:
-    """The csv module's complaint about lines ``start``..``end`` in words, at the line where the quoting went wrong."""
-    fault = _quote_fault("\n".join(lines[start - 1 : end]), start)
-    if fault is None and "new-line character" in str(err):
-        return DatasetValidationError(
-            f"{source}, line {end}: a carriage return (\\r) inside a field that is not in double quotes.",
-            "Put that field in double quotes, or save the file with \\n or \\r\\n line ends (not \\r alone).",
-        )
-    if fault is None:
-        return DatasetValidationError(f"{source}, line {end}: cannot parse the CSV ({err}).", _HINT_CSV)
-    opened, trailing = fault
-    if trailing is None:
-        what = "a quoted field opened here is never closed (the file ends inside it)"
-    elif trailing > opened:
-        what = (
-            f"a quoted field opened here is never closed: the double quote on line {trailing} ends it instead, "
-            "and is followed by more text"
-        )
+def _read_head(path: Path, source: str, suffix: str, first_rows: int) -> LoadedSource:
+    """The first ``first_rows`` rows of a large JSON Lines or CSV file, and the count of all its rows."""
+    lines = _streamed_lines(path, source)
+    if suffix == ".csv":
+        header, records = csv_rows(lines, source)
+        rows = list(islice(records, first_rows))
+        dataset = _csv_dataset(header, rows)
     else:
-        what = "text follows the double quote that closes a quoted field"
-    return DatasetValidationError(f"{source}, line {opened}: {what}.", _HINT_QUOTE)
+        dataset = _rows_to_dataset(list(islice(_jsonl_records(lines, source), first_rows)), source)
+    lines.close()
+    if len(dataset) < first_rows:
+        return LoadedSource(dataset, len(dataset))
+    return LoadedSource(dataset, count_csv_records(path) if suffix == ".csv" else count_jsonl_rows(path))
 
 
-def _quote_fault(text: str, line: int) -> tuple[int, int | None] | None:
-    """Scan one CSV record from ``line``: (line its faulty quoted field opens, line where text follows the
-    closing quote, or None when the quote is never closed); None when the quoting is sound."""
-    state, opened, index = "start", line, 0
-    while index < len(text):
-        char = text[index]
-        if state == "quoted":
-            if char == '"' and text.startswith('"', index + 1):
-                index += 1  # "" is a quote inside the field
-            elif char == '"':
-                state = "closed"
-        elif char == '"' and state == "start":
-            state, opened = "quoted", line
-        elif state == "closed" and char not in ",\r\n":
-            return opened, line
-        elif char in ",\n":
-            state = "start"
-        elif state == "start":
-            state = "unquoted"  # a quote inside an unquoted field is text, as every CSV reader takes it
-        line += char == "\n"
-        index += 1
-    return (opened, None) if state == "quoted" else None
+def _read_large(path: Path, source: str, suffix: str) -> datasets.Dataset:
+    """Every row of a large JSON Lines or CSV file as Arrow on disk: the cached file for this content, or a new one
+    streamed from the file. Raises as the in-memory readers raise, and for a cache that cannot be written."""
+    cache_dir = get_settings().home / "cache" / "datasets"
+    key = content_key(path, suffix.lstrip("."))
+    dataset = cached_dataset(cache_dir, key)
+    if dataset is not None:
+        return dataset
+    lines = _streamed_lines(path, source)
+    if suffix == ".csv":
+        header, records = csv_rows(lines, source)
+        rows: Iterator[dict[str, Any]] = (dict(zip(header, record)) for record in records)
+    else:
+        rows = _jsonl_records(lines, source)
+    try:
+        return write_dataset(rows, cache_dir, key, source)
+    except OSError as err:
+        raise _cache_error(cache_dir, source, err) from None
+    finally:
+        lines.close()
 
 
-def _read_parquet(path: Path, source: str) -> datasets.Dataset:
+def _cache_error(cache_dir: Path, source: str, err: OSError) -> Exception:
+    """A cache that cannot be written, in words (a full disk told as such)."""
+    from ..disk import disk_full_error, is_disk_full
+
+    if is_disk_full(err):
+        return disk_full_error(get_settings().home, f"writing {source} to its Arrow cache")
+    return DatasetValidationError(
+        f"{source} is large and is read through an Arrow cache, which cannot be written in {cache_dir} "
+        f"({err.strerror or err}).",
+        "Make the data folder (MODELFORGE_HOME) writable, or move it (python app.py --data-dir PATH).",
+    )
+
+
+def _read_parquet(path: Path, source: str, first_rows: int | None = None) -> LoadedSource:
+    """The whole table, or (``first_rows``) its first rows and the row count from the file's metadata."""
     import datasets
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -278,13 +326,18 @@ def _read_parquet(path: Path, source: str) -> datasets.Dataset:
 
     try:
         refuse_duplicate_columns(pq.read_schema(path).names, f"{source}: the file has")
-        table = pq.read_table(path)
+        if first_rows is None:
+            table = pq.read_table(path)
+            return LoadedSource(datasets.Dataset(InMemoryTable(table)), table.num_rows)
+        file = pq.ParquetFile(path)
+        batch = next(file.iter_batches(batch_size=first_rows), None)
+        table = pa.Table.from_batches([batch]) if batch is not None else file.schema_arrow.empty_table()
+        return LoadedSource(datasets.Dataset(InMemoryTable(table)), file.metadata.num_rows)
     except (pa.ArrowException, OSError) as err:
         raise DatasetValidationError(
             f"{source}: not a readable Parquet file ({err}).",
             "Write the file again with pandas.DataFrame.to_parquet or datasets.Dataset.to_parquet.",
         ) from None
-    return datasets.Dataset(InMemoryTable(table))
 
 
 def _rows_to_dataset(rows: list[dict[str, Any]], source: str) -> datasets.Dataset:
@@ -300,56 +353,10 @@ def _rows_to_dataset(rows: list[dict[str, Any]], source: str) -> datasets.Datase
         return datasets.Dataset.from_dict(mapping)
     except (pa.ArrowException, TypeError, ValueError) as err:
         for col, values in mapping.items():
-            bad = _first_unconvertible_row(values)
+            bad = first_unconvertible_row(values)
             if bad is not None:
-                before = next((type_in_words(v) for v in values[:bad] if v is not None), "another type")
-                raise DatasetValidationError(
-                    f"{source}, row {bad + 1}, field '{col}': expected {before} like the rows before it, "
-                    f"got {type_in_words(values[bad])}.",
-                    "A field must hold the same type in every row: e.g. quote numbers to make them text, "
-                    "and give lists and objects the same layout everywhere.",
-                ) from None
+                raise type_change_error(source, bad + 1, col, first_value(values[:bad]), values[bad]) from None
         raise DatasetValidationError(f"{source}: cannot build a table from the rows ({err}).") from None
-
-
-def _first_unconvertible_row(values: list[Any]) -> int | None:
-    """Index of the first value that makes the column fail to convert to Arrow, or None."""
-    import pyarrow as pa
-
-    def converts(count: int) -> bool:
-        try:
-            pa.array(values[:count])
-            return True
-        except (pa.ArrowException, TypeError, ValueError):
-            return False
-
-    if converts(len(values)):
-        return None
-    low, high = 1, len(values)  # values[:high] fails; find the shortest failing prefix
-    while low < high:
-        mid = (low + high) // 2
-        if converts(mid):
-            low = mid + 1
-        else:
-            high = mid
-    return high - 1
-
-
-def type_in_words(value: Any) -> str:
-    """A JSON value's type in words, for messages: ``null``, ``true/false``, ``a number``, ``a string``, ``a list``, ``an object``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 def _load_hub(dataset_id: str, split: str) -> datasets.Dataset:

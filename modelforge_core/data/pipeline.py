@@ -4,7 +4,7 @@ before the split, the split stratified by a column of labels when there is one).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..evaluation.dataset_validator import DatasetValidator, ValidationReport, repeated_rows_warning, row_list
@@ -18,7 +18,7 @@ from ..evaluation.splits import (
 from ..exceptions import ConfigurationError, DatasetValidationError
 from ..schemas.tasks import TASK_TABLE, TASKS
 from .formats import RecordShape, apply_column_mapping, detect_shape
-from .loading import load_dataset_source
+from .loading import read_dataset_source
 from .placeholders import fill_placeholders, find_placeholders, placeholder_warnings
 
 if TYPE_CHECKING:
@@ -31,11 +31,13 @@ MIN_TRAINING_ROWS = 10
 
 @dataclass
 class LoadedDataset:
-    """A dataset that passed validation, its detected shape, and the validation report."""
+    """A dataset that passed validation, its detected shape, the validation report, and what reading it left out
+    (``notes``, e.g. SQuAD's unanswerable questions)."""
 
     dataset: datasets.Dataset
     shape: RecordShape
     report: ValidationReport
+    notes: list[str] = field(default_factory=list)
 
 
 def load_validated_dataset(
@@ -53,7 +55,8 @@ def load_validated_dataset(
     facts = TASK_TABLE.get(task)
     if facts is None:
         raise ConfigurationError(f"Unknown task '{task}'.", f"Use one of: {', '.join(TASKS)}.")
-    dataset = load_dataset_source(source, split=split)
+    read = read_dataset_source(source, split=split)
+    dataset = read.dataset
     try:
         dataset = apply_column_mapping(dataset, column_mapping)
         shape = detect_shape(dataset.column_names)
@@ -67,7 +70,7 @@ def load_validated_dataset(
         )
     report = DatasetValidator(min_rows=min_rows).validate(dataset, shape, source=source)
     report.raise_if_invalid()
-    return LoadedDataset(dataset=dataset, shape=shape, report=report)
+    return LoadedDataset(dataset=dataset, shape=shape, report=report, notes=list(read.notes))
 
 
 @dataclass
@@ -122,7 +125,7 @@ def load_training_splits(config: TrainingConfig) -> TrainingSplits:
     stratified = []
     if evaluation is not None and stratify_by is not None:
         stratified = [stratified_split_note(stratify_by, train, evaluation, named=config.stratify_by is not None)]
-    return TrainingSplits(train, evaluation, loaded.shape, report, [counts, *stratified, *warnings], warnings, rows)
+    return TrainingSplits(train, evaluation, loaded.shape, report, [counts, *loaded.notes, *stratified, *warnings], warnings, rows)
 
 
 def _drop_repeated_rows(dataset: datasets.Dataset, report: ValidationReport, source: str) -> datasets.Dataset:

@@ -167,13 +167,19 @@ def run_training(
 
 
 def _log_token_stats(events: EventLog, prepared: dict[str, Any], tokenizer: Any, config: TrainingConfig) -> None:
-    """What the trainer keeps of each split (truncated and dropped rows, trained tokens), as the dataset check says it."""
+    """What the trainer keeps of each split (truncated and dropped rows, trained tokens), as the dataset check says it;
+    DatasetValidationError when no training row is left with anything to learn."""
+    from ..data.check import nothing_left_error
     from ..data.token_stats import prepared_token_stats
 
     for split, data in prepared.items():
         stats = prepared_token_stats(data, tokenizer, config.max_seq_length, packing=config.packing) if data is not None else None
-        if stats is not None:
-            events.log(stats.words(split), level="warning" if stats.dropped else "info")
+        if stats is None:
+            continue
+        events.log(stats.words(split), level="warning" if stats.dropped else "info")
+        nothing_left = nothing_left_error(stats.rows, stats.dropped, config.max_seq_length) if split.endswith("train") else None
+        if nothing_left is not None:
+            raise nothing_left
 
 
 def _model_label(model_name: str) -> str:
