@@ -250,3 +250,19 @@ def test_a_max_seq_length_that_leaves_nothing_to_learn_is_refused_by_the_check_a
     assert "would be dropped at max_seq_length 16" in report.message and "Raise max_seq_length" in report.message
     with pytest.raises(DatasetValidationError, match="would be dropped at max_seq_length 16"):
         _prepared(tmp_path, config)
+
+
+def test_sft_trains_a_tool_calling_file_on_the_calls_and_the_answers(tmp_path, demo_model, settings):
+    turns = [{"from": "human", "value": "Weather in Oslo?"},
+             {"from": "function_call", "value": '{"name": "get_weather", "arguments": {"city": "Oslo"}}'},
+             {"from": "observation", "value": '{"rain": true}'}, {"from": "gpt", "value": "It rains in Oslo."}]
+    path = _write_jsonl(tmp_path / "tools.jsonl", [{"conversations": turns, "tools": json.dumps([WEATHER_TOOL])}] * 12)
+    config = TrainingConfig(model_name=demo_model, dataset=path, eval_split=0.0, max_steps=1)
+    assert check_dataset(config).shape == "sharegpt_tools"
+    prepared, logs = _prepared(tmp_path, config)
+    row = prepared.trainer.train_dataset[0]
+    assert _trained_text(prepared.tokenizer, row["input_ids"], row["labels"]) == [
+        '<tool_call>{"name": "get_weather", "arguments": {"city": "Oslo"}}</tool_call><|end|>\n', "It rains in Oslo.<|end|>\n"]
+    assert "get_weather" in prepared.tokenizer.decode(row["input_ids"][:60])  # the definition comes first, as context
+    prepared.trainer.train()
+    assert prepared.trainer.state.global_step == 1

@@ -204,9 +204,10 @@ def short_answers(rows: Any, shape: RecordShape) -> dict[str, list[int]]:
     """1-based rows whose answer (every reply of a chat; both answers of a pair) is empty or under SHORT_ANSWER_CHARS."""
     empty, short = [], []
     columns = resolve_fields(shape, rows.column_names)
-    for offset in range(0, len(rows), 1000):
-        batch = rows.select(range(offset, min(offset + 1000, len(rows))))
-        for number, row in enumerate(batch, start=offset + 1):
+    number = 0
+    for batch in rows.iter(batch_size=1000):
+        for values in zip(*batch.values()):
+            row, number = dict(zip(batch, values)), number + 1
             texts = [text.strip() for text in _answers(row, shape, columns)]
             if any(not text for text in texts):
                 empty.append(number)

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-TOKENIZATION_VERSION = 1  # raise when token_masks changes what it writes: older files are then not read
+TOKENIZATION_VERSION = 2  # raise when token_masks changes what it writes: older files are then not read
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:

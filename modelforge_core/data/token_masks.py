@@ -11,6 +11,7 @@ left with nothing to learn); the dataset check shows them.
 
 from __future__ import annotations
 
+import bisect
 import os
 from typing import Any
 
@@ -19,6 +20,7 @@ from .conversation import Conversation
 from .formatting import PLAIN_ROLE_LABELS
 
 TOOL_PROBE = "modelforge_probe_tool"
+PARALLEL_ROWS, MAX_WORKERS = 50_000, 8  # datasets this large are tokenized by one process per core (up to 8)
 EVERYTHING = [(-1, 2**62)]  # the spans of a row whose every token is trained (special tokens too)
 
 
@@ -67,16 +69,14 @@ def conversation_text(conversation: Conversation, tokenizer: Any, *, chat: bool,
 
 def _mask_from_offsets(offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) -> list[int]:
     """1 for each token whose text starts inside a span (special tokens the tokenizer adds have empty offsets)."""
-    import numpy as np
-
     if spans == EVERYTHING:
         return [1] * len(offsets)
-    starts = np.fromiter((low for low, _ in offsets), dtype=np.int64, count=len(offsets))
-    real = np.fromiter((high > low for low, high in offsets), dtype=bool, count=len(offsets))
-    inside = np.zeros(len(offsets), dtype=bool)
-    for low, high in spans:
-        inside |= (starts >= low) & (starts < high)
-    return (inside & real).astype(np.int8).tolist()
+    starts = [low for low, _ in offsets]
+    mask = [0] * len(offsets)
+    for low, high in spans:  # offsets rise through the text: each span is one run of tokens
+        first, last = bisect.bisect_left(starts, low), bisect.bisect_left(starts, high)
+        mask[first:last] = [int(offsets[i][1] > offsets[i][0]) for i in range(first, last)]
+    return mask
 
 
 def _trained_turns(conversation: Conversation, mask_history: bool) -> list[int]:
@@ -91,7 +91,7 @@ def _chat_text(conversation: Conversation, tokenizer: Any, mask_history: bool) -
     spans = []
     for index in _trained_turns(conversation, mask_history):
         start = _common_prefix(render_chat(tokenizer, messages[:index], tools, generation_prompt=True), full)
-        end = _common_prefix(render_chat(tokenizer, messages[: index + 1], tools), full)
+        end = len(full) if index + 1 == len(messages) else _common_prefix(render_chat(tokenizer, messages[: index + 1], tools), full)
         if end > start:
             spans.append((start, end))
     return full, spans
@@ -122,7 +122,8 @@ def _plain_text(conversation: Conversation, tokenizer: Any, mask_history: bool) 
 
 
 def _common_prefix(text: str, other: str) -> int:
-    return len(os.path.commonprefix([text, other]))
+    """How many leading characters the two share (all of ``text`` when ``other`` starts with it, the usual case)."""
+    return len(text) if other.startswith(text) else len(os.path.commonprefix([text, other]))
 
 
 def _token_mask(tokenizer: Any, text: str, spans: list[tuple[int, int]], *, add_special_tokens: bool) -> tuple[list[int], list[int]]:
@@ -226,7 +227,14 @@ def tokenize_rows(
         )
         return {"input_ids": [t["input_ids"] for t in tokens], "completion_mask": [t["completion_mask"] for t in tokens]}
 
+    import datasets
+
+    workers = min(os.cpu_count() or 1, MAX_WORKERS) if len(dataset) >= PARALLEL_ROWS else None
+    features = datasets.Features(  # 4 bytes a token id, 1 a mask bit: the cache stays small, its pages few
+        {"input_ids": datasets.Sequence(datasets.Value("int32")), "completion_mask": datasets.Sequence(datasets.Value("int8"))}
+    )
     return dataset.map(
         convert, batched=True, batch_size=256, remove_columns=dataset.column_names, desc="Tokenizing and masking rows",
-        cache_file_name=cache_file, load_from_cache_file=cache_file is not None,
+        features=features,
+        cache_file_name=cache_file, load_from_cache_file=cache_file is not None, num_proc=workers if workers and workers > 1 else None,
     )

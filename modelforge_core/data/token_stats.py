@@ -92,17 +92,16 @@ class _Counter:
 def sft_token_stats(tokenized: Any, max_length: int, *, packing: bool = False) -> TokenStats:
     """Stats of a dataset of ``input_ids`` and ``completion_mask`` (``token_masks.tokenize_rows``), read in Arrow batches."""
     import numpy as np
-    import pyarrow as pa
+    import pyarrow.compute as pc
 
     counter = _Counter(max_length)
     for batch in tokenized.with_format("arrow").iter(batch_size=_BATCH):
-        masks = batch.column("completion_mask")
-        masks = masks.combine_chunks() if isinstance(masks, pa.ChunkedArray) else masks
-        offsets = masks.offsets.to_numpy().astype(np.int64)
-        values = masks.values.to_numpy(zero_copy_only=False).astype(np.int64)
+        masks = batch.column("completion_mask")  # a slice of the table: flatten reads this batch's values only
+        lengths = pc.list_value_length(masks).to_numpy(zero_copy_only=False).astype(np.int64)
+        values = pc.list_flatten(masks).to_numpy(zero_copy_only=False).astype(np.int64)
         summed = np.concatenate([[0], np.cumsum(values)])
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
         starts, ends = offsets[:-1], offsets[1:]
-        lengths = ends - starts
         kept = summed[np.minimum(ends, starts + max_length)] - summed[starts]
         total = summed[ends] - summed[starts]
         drops = {} if packing else {

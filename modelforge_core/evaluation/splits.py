@@ -203,8 +203,7 @@ def _column_batches(dataset: datasets.Dataset, column: str) -> Iterator[list]:
 
 def eval_rows_in_training(train: datasets.Dataset, evaluation: datasets.Dataset) -> int:
     """How many eval rows have the same content (all columns) as some training row."""
-    in_training = set(row_fingerprints(train))
-    return sum(fingerprint in in_training for fingerprint in row_fingerprints(evaluation))
+    return int(np.isin(row_fingerprints(evaluation), row_fingerprints(train)).sum())
 
 
 def shared_rows_warning(count: int) -> str:
