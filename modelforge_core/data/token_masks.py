@@ -136,24 +136,16 @@ def _token_mask(tokenizer: Any, text: str, spans: list[tuple[int, int]], *, add_
         encoded = tokenizer(text, add_special_tokens=add_special_tokens, return_offsets_mapping=True)
         mask = [int(low < high and any(start <= low < end for start, end in spans)) for low, high in encoded["offset_mapping"]]
         return encoded["input_ids"], mask
+    from trl.data_utils import common_prefix_length
+
     ids = tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
     if spans == EVERYTHING:
         return ids, [1] * len(ids)
     mask = [0] * len(ids)
     for start, end in spans:
-        first, last = (shared_prefix_length(tokenizer(text[:edge], add_special_tokens=add_special_tokens)["input_ids"], ids) for edge in (start, end))
+        first, last = (common_prefix_length(tokenizer(text[:edge], add_special_tokens=add_special_tokens)["input_ids"], ids) for edge in (start, end))
         mask[first:last] = [1] * (last - first)
     return ids, mask
-
-
-def shared_prefix_length(ids: list[int], other: list[int]) -> int:
-    """How many leading token ids the two lists share."""
-    count = 0
-    for mine, theirs in zip(ids, other):
-        if mine != theirs:
-            break
-        count += 1
-    return count
 
 
 def template_tool_problem(tokenizer: Any) -> str | None:

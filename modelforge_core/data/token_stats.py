@@ -115,7 +115,7 @@ def sft_token_stats(tokenized: Any, max_length: int, *, packing: bool = False) -
 def preference_token_ids(row: dict[str, Any], tokenizer: Any) -> tuple[list[int], list[int], list[int]]:
     """(prompt, chosen, rejected) token ids of one TRL preference row, split as TRL's DPO tokenizer splits them:
     the answers start where the tokenized prompt and prompt+answer part."""
-    from .token_masks import shared_prefix_length
+    from trl.data_utils import common_prefix_length
 
     if isinstance(row["prompt"], list):
         def ids(messages: list, generation_prompt: bool = False) -> list[int]:
@@ -130,7 +130,7 @@ def preference_token_ids(row: dict[str, Any], tokenizer: Any) -> tuple[list[int]
         prompt = tokenizer(text=row["prompt"])["input_ids"]
         with_chosen = tokenizer(text=row["prompt"] + chosen)["input_ids"]
         with_rejected = tokenizer(text=row["prompt"] + rejected)["input_ids"]
-    shared = min(shared_prefix_length(prompt, with_chosen), shared_prefix_length(prompt, with_rejected))
+    shared = min(common_prefix_length(prompt, with_chosen), common_prefix_length(prompt, with_rejected))
     return prompt[:shared], with_chosen[shared:], with_rejected[shared:]
 
 
