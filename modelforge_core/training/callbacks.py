@@ -91,6 +91,10 @@ class EventCallback(TrainerCallback):
         self._progress(state, force=state.global_step >= state.max_steps or state.global_step == self._start_step + 1)
         self._check_stop(state, control)
 
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.stop_requested:
+            control.should_evaluate = False  # a stop mid-epoch ends the epoch: no evaluation on the way out
+
     def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
         logs = dict(logs or {})
         self._check_divergence(logs, state, control)
@@ -129,6 +133,7 @@ class EventCallback(TrainerCallback):
         if self.stop_requested and self.diverged is None:
             control.should_save = True
             control.should_training_stop = True
+            control.should_evaluate = False  # stop means now: an evaluation (minutes with generation) waits for no one
 
     def _progress(self, state: Any, force: bool = False) -> None:
         now = time.monotonic()
