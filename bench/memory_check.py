@@ -94,6 +94,10 @@ def long_rows_dataset(folder: Path, kind: str, rows: int = 64) -> str:
                 row = {"context": context, "question": text(20), "answer": context.split()[5]}
             elif kind == "preference":
                 row = {"prompt": text(20), "chosen": text(300), "rejected": text(300)}
+            elif kind == "kto":
+                row = {"prompt": text(20), "completion": text(300), "label": rng.random() < 0.5}
+            elif kind == "prompts":  # GRPO: prompts near max_seq_length, a short reference; the answers are sampled
+                row = {"instruction": text(42), "input": "", "output": rng.choice(words)}  # about 230 tokens
             else:
                 row = {"prompt": text(20), "completion": text(400)}
             out.write(json.dumps(row) + "\n")
@@ -107,6 +111,11 @@ CASES = [
     ("causal LoRA b8 s256 grad. checkpointing", "causal", "text", {"per_device_train_batch_size": 8, "max_seq_length": 256, "gradient_checkpointing": True}),
     ("causal full b8 s256", "causal", "text", {"per_device_train_batch_size": 8, "max_seq_length": 256, "finetuning_type": "full"}),
     ("causal DPO b4 s256", "causal", "preference", {"strategy": "dpo", "per_device_train_batch_size": 4, "max_seq_length": 256}),
+    ("causal KTO b4 s256", "causal", "kto", {"strategy": "kto", "per_device_train_batch_size": 4, "max_seq_length": 256}),
+    ("causal ORPO b4 s256", "causal", "preference", {"strategy": "orpo", "per_device_train_batch_size": 4, "max_seq_length": 256}),
+    ("causal SimPO b4 s256", "causal", "preference", {"strategy": "simpo", "per_device_train_batch_size": 4, "max_seq_length": 256}),
+    ("causal GRPO 8 answers s256 +64", "causal", "prompts",
+     {"strategy": "grpo", "per_device_train_batch_size": 8, "num_generations": 4, "max_seq_length": 256, "max_completion_length": 64}),
     ("seq2seq LoRA b8 s256", "seq2seq", "summarization", {"task": "summarization", "per_device_train_batch_size": 8, "max_seq_length": 256}),
     ("QA encoder LoRA b8 s256", "qa", "qa", {"task": "extractive-question-answering", "per_device_train_batch_size": 8, "max_seq_length": 256}),
 ]

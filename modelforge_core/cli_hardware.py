@@ -7,6 +7,7 @@ import shlex
 
 from .cli_output import print_json
 from .hardware.estimator import Verdict
+from .strategies.strategy_factory import StrategyFactory
 
 COMPONENT_LABELS = {
     "weights": "base weights",
@@ -29,7 +30,7 @@ def add_parsers(sub) -> None:
     estimate.add_argument("--config", help="A TrainingConfig JSON file (the Finetune tab's config.json; the dataset is not "
                                            "read): estimate it as it is. The other settings below are then ignored.")
     estimate.add_argument("--model", help="Hub id or local model folder (only config.json is read).")
-    estimate.add_argument("--strategy", default="sft", choices=("sft", "qlora", "dpo", "rlhf", "full"),
+    estimate.add_argument("--strategy", default="sft", choices=(*StrategyFactory.names(), "full"),
                           help="sft = LoRA; full = every weight.")
     estimate.add_argument("--task", default="text-generation")
     estimate.add_argument("--batch-size", type=int, default=4)

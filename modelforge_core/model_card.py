@@ -18,7 +18,16 @@ STRATEGY_TEXT = {
     "sft": "Supervised fine-tuning (SFT): the model learns to produce the reference answers.",
     "qlora": "QLoRA: supervised fine-tuning of LoRA adapters on a 4-bit quantized base model.",
     "dpo": "Direct Preference Optimization (DPO): the model learns to prefer the chosen over the rejected answers.",
-    "rlhf": "Reinforcement learning from human feedback (RLHF) against a reward signal.",
+    "rlhf": "Reinforcement learning from human feedback (RLHF): a reward model learns the preference pairs, then the "
+            "policy is trained with GRPO (or RLOO) to raise that reward, kept near the base by a KL penalty.",
+    "kto": "Kahneman-Tversky Optimization (KTO): the model learns from answers labelled desirable or undesirable, "
+           "one at a time, with no need for pairs; the base (adapter off) is the reference.",
+    "orpo": "Odds Ratio Preference Optimization (ORPO): supervised fine-tuning on the chosen answers plus an odds-ratio "
+            "penalty that makes the rejected answers less likely; no reference model.",
+    "simpo": "Simple Preference Optimization (SimPO): the length-normalised log-probability of the chosen answer is pushed "
+             "above the rejected one's by a target margin; no reference model.",
+    "grpo": "Group Relative Policy Optimization (GRPO) with rule-based rewards: several answers are sampled per prompt, "
+            "scored by the rewards named in the config, and the policy moves towards the better ones.",
 }
 NOT_HYPERPARAMETERS = ("model_name", "dataset", "task", "strategy", "provider", "column_mapping", "output_name")
 

@@ -34,3 +34,13 @@ def wait_for_status(service, job_id: str, statuses: tuple[str, ...], timeout: fl
 
 def progress_at_least(step: int):
     return lambda event: event.get("type") == "progress" and event.get("step", 0) >= step
+
+
+def train_to_model(services, config: dict, timeout: float = 600.0) -> tuple[dict, list[dict]]:
+    """Submit ``config``, run it to the end, and return the registered model and the job's events."""
+    training, models, _ = services
+    job = training.submit(config)
+    events = run_to_end(training, job["id"], timeout=timeout)
+    job = training.get_job(job["id"])
+    assert job["status"] == "completed", job
+    return models.get_model(job["model_id"]), events

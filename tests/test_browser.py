@@ -285,3 +285,29 @@ def test_a_run_that_will_not_fit_asks_first_and_a_recommendation_carries_into_fi
     page.wait_for_selector("#mf-estimate >> text=fits")
     assert not page.locator("text=will probably run out of memory").is_visible(), "the question went with the settings"
     page.screenshot(path=str(tmp_path / "recommendation-carried.png"), full_page=True)
+
+
+def test_a_preference_method_trains_from_the_form_with_its_own_settings_and_its_plot(app, page):
+    page.goto(app.url)
+    page.wait_for_selector("text=Ready.", timeout=120_000)
+    assert not page.locator("#mf-method-settings").is_visible(), "SFT has no settings of its own"
+    pick(page, "mf-strategy", "orpo")
+    page.wait_for_selector("#mf-orpo_beta", state="visible")
+    assert not page.locator("#mf-dpo_beta").is_visible() and not page.locator("#mf-rewards").is_visible(), "only ORPO's own"
+    page.wait_for_function("() => document.querySelector('#mf-dataset input').value.includes('preference_sample')")
+    page.wait_for_selector("#mf-dataset-status >> text=Ready.", timeout=60_000)
+    _set_number(page, "mf-orpo_beta", "0.2")
+    _set_number(page, "mf-max_steps", "24")
+    page.click("#mf-start")
+    done = _wait_progress(page, lambda p: p["status"] == "completed", timeout=600)
+    assert done["step"] == 24
+    page.wait_for_function("() => document.querySelector('#mf-metrics-plot polyline[data-series=\"rewards/accuracies\"]')")
+    lines = _lines(page, "mf-metrics-plot")
+    assert lines["rewards/accuracies"]["points"] >= 2 and lines["rewards/accuracies"]["first_step"] == 0, lines
+    assert {"logps/chosen", "logps/rejected", "rewards/margins"} <= set(lines), "ORPO's log-probabilities and margin too"
+    model = httpx.get(f"{app.url}/api/models/{_jobs(app)[0]['model_id']}", timeout=30).json()
+    assert model["strategy"] == "orpo" and model["config"]["orpo_beta"] == 0.2, model["config"]
+    assert model["metrics"]["reward_accuracy"] is not None and "initial_reward_accuracy" in model["metrics"], model["metrics"]
+
+    pick(page, "mf-strategy", "sft")
+    page.wait_for_selector("#mf-method-settings", state="hidden")

@@ -118,7 +118,7 @@ def test_a_model_card_without_model_files_follows_the_tasks_table_row(tmp_path, 
 
 
 def test_recommendation_strategies_are_the_registered_strategies_that_train_the_task():
-    assert StrategyFactory.strategies_for("text-generation") == ["sft", "qlora", "dpo", "rlhf"]
+    assert StrategyFactory.strategies_for("text-generation") == ["sft", "qlora", "dpo", "kto", "orpo", "simpo", "grpo", "rlhf"]
     assert StrategyFactory.strategies_for("summarization") == ["sft", "qlora"]
     assert StrategyFactory.strategies_for("extractive-question-answering") == ["sft"]
 
@@ -170,3 +170,34 @@ def test_the_loader_and_the_model_card_agree_on_what_a_hub_id_is(monkeypatch, va
         load_dataset_source(value)
     loaded_as_hub_id = "offline" in info.value.message
     assert loaded_as_hub_id == is_hub_id(value), value
+
+
+def _readme_table(heading_row: str) -> list[list[str]]:
+    """The rows of README.md's table that starts with ``heading_row``, as lists of cell texts."""
+    from pathlib import Path
+
+    lines = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index(heading_row) + 2
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_readmes_shapes_and_strategies_tables_name_what_the_code_does():
+    import re
+
+    from modelforge_core.data.shape_strategies import strategies_for_shape
+    from modelforge_core.strategies.strategy_factory import StrategyFactory
+
+    shapes = _readme_table("| shape | columns | trained by |")
+    assert {row[0].strip("`") for row in shapes} == {shape.value for shape in RecordShape}
+    for name, _, trained_by in shapes:
+        named = re.findall(r"`([a-z]+)`", trained_by.split("(")[0])
+        assert named == strategies_for_shape(RecordShape(name.strip("`"))), (name, trained_by)
+    strategies = _readme_table("| strategy | what it does | tasks |")
+    assert [row[0].strip("`") for row in strategies] == StrategyFactory.names()
+    for name, _, tasks in strategies:
+        assert tasks.split(", ") == list(StrategyFactory.get_class(name.strip("`")).supported_tasks), name

@@ -203,9 +203,9 @@ def test_the_preview_shows_the_warnings(settings, tmp_path):
     path = write_jsonl(tmp_path / "d.jsonl", with_repeats(DISTINCT, {4: 1, 7: 2, 9: 1}))
     preview = DatasetService(settings).preview(str(path), "text-generation")
     assert preview.ok and len(preview.warnings) == 1
-    assert preview.message.startswith("12 rows, shape 'modelforge': ready. Trained by strategy 'sft' or 'qlora'. 3 rows repeat an earlier row (rows 4, 7, 9)")
+    assert preview.message.startswith("12 rows, shape 'modelforge': ready. Trained by strategy 'sft', 'qlora' or 'grpo'. 3 rows repeat an earlier row (rows 4, 7, 9)")
     clean = DatasetService(settings).preview(str(write_jsonl(tmp_path / "ok.jsonl", DISTINCT)), "text-generation")
-    assert clean.ok and clean.warnings == [] and clean.message == "12 rows, shape 'modelforge': ready. Trained by strategy 'sft' or 'qlora'."
+    assert clean.ok and clean.warnings == [] and clean.message == "12 rows, shape 'modelforge': ready. Trained by strategy 'sft', 'qlora' or 'grpo'."
 
 
 # --- symbolic links --------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ SAMPLE_TASKS = {
     "text-generation": "text-generation",
     "conversational": "text-generation",
     "dpo": "text-generation",
+    "kto": "text-generation",
     "summarization": "summarization",
     "extractive-question-answering": "extractive-question-answering",
     "qa-demo": "extractive-question-answering",

@@ -240,7 +240,7 @@ def test_a_large_file_preview_checks_the_first_rows_and_counts_them_all(preview_
     path.write_text("\ufeff" + "\n".join(lines[:10]) + "\n\n  \n" + "\n".join(lines[10:]), encoding="utf-8")
     preview = preview_of(path)
     assert preview.ok and preview.num_rows == 50 and preview.checked_rows == 20, preview.message
-    assert preview.message == ("50 rows, shape 'alpaca': ready. Trained by strategy 'sft' or 'qlora'. Checked the first "
+    assert preview.message == ("50 rows, shape 'alpaca': ready. Trained by strategy 'sft', 'qlora' or 'grpo'. Checked the first "
                                "20 of 50 rows; the dataset check and Start check them all.")
     assert [row["instruction"] for row in preview.rows] == [f"Question {i}?" for i in range(5)]
 
@@ -261,7 +261,7 @@ def test_a_large_file_preview_finds_faults_in_the_rows_it_checks_only(preview_of
 def test_a_large_file_with_fewer_rows_than_checked_is_checked_whole(preview_of, tmp_path):
     preview = preview_of(write_jsonl(tmp_path / "few.jsonl", alpaca(12)))
     assert preview.ok and preview.num_rows == preview.checked_rows == 12
-    assert preview.message == "12 rows, shape 'alpaca': ready. Trained by strategy 'sft' or 'qlora'."
+    assert preview.message == "12 rows, shape 'alpaca': ready. Trained by strategy 'sft', 'qlora' or 'grpo'."
 
 
 def test_a_large_csv_and_parquet_preview_count_their_rows(preview_of, tmp_path):

@@ -121,12 +121,13 @@ def test_each_shape_says_what_it_is_and_which_strategies_train_it():
     assert shape_in_words(RecordShape.SHAREGPT_PREFERENCE) == "ShareGPT-style preference pairs (conversations, chosen, rejected)"
     assert "label" in shape_in_words(RecordShape.KTO) and "prompt + completion" in shape_in_words(RecordShape.KTO)
     for shape in (RecordShape.PREFERENCE, RecordShape.SHAREGPT_PREFERENCE, RecordShape.CONVERSATIONAL_PREFERENCE):
-        assert strategies_for_shape(shape) == ["dpo", "rlhf"], shape
-    for shape in (RecordShape.SHAREGPT_TOOLS, RecordShape.CONVERSATIONAL_TOOLS, RecordShape.ALPACA):
+        assert strategies_for_shape(shape) == ["dpo", "kto", "orpo", "simpo", "rlhf"], shape
+    for shape in (RecordShape.SHAREGPT_TOOLS, RecordShape.CONVERSATIONAL_TOOLS):
         assert strategies_for_shape(shape) == ["sft", "qlora"], shape
-    assert strategies_for_shape(RecordShape.KTO) == []
-    assert trained_by_in_words(RecordShape.SHAREGPT_PREFERENCE) == "Trained by strategy 'dpo' or 'rlhf'."
-    assert "'kto'" in trained_by_in_words(RecordShape.KTO) and "not available" in trained_by_in_words(RecordShape.KTO)
+    assert strategies_for_shape(RecordShape.ALPACA) == ["sft", "qlora", "grpo"], "its output is GRPO's reference"
+    assert strategies_for_shape(RecordShape.KTO) == ["kto"]
+    assert trained_by_in_words(RecordShape.SHAREGPT_PREFERENCE) == "Trained by strategy 'dpo', 'kto', 'orpo', 'simpo' or 'rlhf'."
+    assert trained_by_in_words(RecordShape.KTO) == "Trained by strategy 'kto'."
 
 
 # --- preference pairs ------------------------------------------------------------------------------------
@@ -212,14 +213,14 @@ def test_supervised_fine_tuning_refuses_pairs_and_names_the_strategies_that_trai
     with pytest.raises(DatasetValidationError) as info:
         validate_run(config)
     assert "records of shape 'sharegpt_preference' (ShareGPT-style preference pairs) cannot train strategy 'sft'" in info.value.message
-    assert info.value.hint == "Pick strategy 'dpo' or 'rlhf', which train ShareGPT-style preference pairs."
+    assert info.value.hint == "Pick strategy 'dpo', 'kto', 'orpo', 'simpo' or 'rlhf', which train ShareGPT-style preference pairs."
 
 
 # --- KTO ------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("strategy", ["sft", "dpo"])
-def test_kto_data_is_refused_by_every_strategy_in_words(make_config, tmp_path, strategy):
+def test_kto_data_is_refused_by_the_other_strategies_in_words(make_config, tmp_path, strategy):
     config = make_config(strategy=strategy, dataset=write_jsonl(tmp_path / "kto.jsonl", kto_chats()))
     with pytest.raises(DatasetValidationError) as info:
         validate_run(config)
@@ -227,18 +228,21 @@ def test_kto_data_is_refused_by_every_strategy_in_words(make_config, tmp_path, s
     assert f"records of shape 'kto' (a chat with a desirable/undesirable label) cannot train strategy '{strategy}'" in message
     why = "would learn the undesirable answers too" if strategy == "sft" else "needs a chosen and a rejected answer"
     assert why in message, message
-    assert info.value.hint == "Strategy 'kto' trains this data; it is not available in this version yet."
+    assert info.value.hint == "Pick strategy 'kto', which trains a chat with a desirable/undesirable label."
 
 
-def test_every_strategy_refuses_kto_and_the_preview_can_say_so():
+def test_every_strategy_but_kto_refuses_kto_data_and_names_kto():
     from modelforge_core.strategies.strategy_factory import StrategyFactory
 
     for name in StrategyFactory.names():
         refusal = shape_refusal(RecordShape.KTO, name, TEXT_GENERATION)
-        assert refusal is not None and "'kto'" in refusal.message and "not available" in refusal.hint, name
+        if name == "kto":
+            assert refusal is None
+            continue
+        assert refusal is not None and "records of shape 'kto'" in refusal.message, name
+        assert refusal.hint == "Pick strategy 'kto', which trains a chat with a desirable/undesirable label.", name
     assert shape_refusal(RecordShape.SHAREGPT_PREFERENCE, "dpo") is None
-    before_a_strategy_is_picked = shape_refusal(RecordShape.KTO, None, TEXT_GENERATION)
-    assert "records of shape 'kto'" in before_a_strategy_is_picked.message and "'kto'" in before_a_strategy_is_picked.hint
+    assert shape_refusal(RecordShape.KTO, None, TEXT_GENERATION) is None, "a preview before a strategy is picked"
     assert shape_refusal(RecordShape.SHAREGPT_PREFERENCE, None, TEXT_GENERATION) is None
 
 

@@ -218,12 +218,12 @@ def test_the_preview_says_which_strategies_train_a_shape_and_refuses_it_for_anot
 
     service = DatasetService(settings)
     ready = service.preview(samples["dpo"], "text-generation", strategy="dpo")
-    assert ready.ok and "Trained by strategy 'dpo' or 'rlhf'." in ready.message
+    assert ready.ok and "Trained by strategy 'dpo', 'kto', 'orpo', 'simpo' or 'rlhf'." in ready.message
     refused = service.preview(samples["dpo"], "text-generation", strategy="sft")
-    assert not refused.ok and "cannot train strategy 'sft'" in refused.message and "Pick strategy 'dpo' or 'rlhf'" in refused.message
+    assert not refused.ok and "cannot train strategy 'sft'" in refused.message and "Pick strategy 'dpo', 'kto', 'orpo', 'simpo' or 'rlhf'" in refused.message
     kto = [{"prompt": f"Say {n}.", "completion": str(n), "label": n % 2 == 0} for n in range(12)]
     labelled = service.preview(_write_jsonl(tmp_path / "kto.jsonl", kto), "text-generation")
-    assert not labelled.ok and labelled.shape == "kto" and "it is not available in this version yet" in labelled.message
+    assert labelled.ok and labelled.shape == "kto" and "Trained by strategy 'kto'." in labelled.message
 
 
 def test_placeholders_are_shown_by_the_preview_and_the_check_and_filled_by_replacements(tmp_path, demo_model, settings):

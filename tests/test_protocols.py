@@ -19,7 +19,7 @@ from modelforge_core.training.events import EventLog
 from modelforge_core.training.pipeline import run_training
 from modelforge_core.training.run_files import RunFiles
 
-BUILT_IN_STRATEGIES = ["sft", "qlora", "dpo", "rlhf"]
+BUILT_IN_STRATEGIES = ["sft", "qlora", "dpo", "kto", "orpo", "simpo", "grpo", "rlhf"]
 BUILT_IN_PROVIDERS = ["huggingface", "unsloth"]
 LOADED_CLASSES: list[str] = []  # what TinyAutoProvider.load_model was asked to load
 
@@ -39,6 +39,7 @@ class TinySFTStrategy:
 
     supported_tasks = ("text-generation",)
     accepted_shapes = (RecordShape.TEXT,)
+    settings = ()
 
     def __init__(self, provider: ModelProvider, output_dir: Path):
         self._provider = provider
@@ -180,7 +181,7 @@ def test_registering_is_one_line_and_unregistering_leaves_no_trace():
     finally:
         StrategyFactory.unregister("tiny-sft")
     assert StrategyFactory.names() == BUILT_IN_STRATEGIES
-    with pytest.raises(ConfigurationError, match="Unknown strategy 'tiny-sft'. Valid strategies: sft, qlora, dpo, rlhf."):
+    with pytest.raises(ConfigurationError, match="Unknown strategy 'tiny-sft'. Valid strategies: sft, qlora, dpo, kto, orpo, simpo, grpo, rlhf."):
         StrategyFactory.get_class("tiny-sft")
 
     ProviderFactory.register("tiny-auto", TinyAutoProvider)

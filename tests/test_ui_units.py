@@ -16,6 +16,7 @@ from modelforge_core.exceptions import ConfigurationError, DatasetValidationErro
 from modelforge_core.hardware.profiles import PROFILES
 from modelforge_core.schemas import TrainingConfig
 from modelforge_core.services.hardware_service import HardwareService, reference_machine
+from modelforge_core.services.info import system_info
 from modelforge_core.services.machine import Machine
 from modelforge_core.services.model_service import ModelCardSections
 from modelforge_core.services.training_service import TrainingService
@@ -26,8 +27,10 @@ from ui.finetune_form import (
     build_config,
     config_to_form_values,
     default_value,
+    method_fields,
     render_config,
     values_to_config_dict,
+    without_other_methods_settings,
 )
 from ui.hardware_tab import HardwareTab, hardware_markdown, recommendation_form_values, recommendations_frame
 from ui.job_view import JobView
@@ -89,7 +92,7 @@ def test_the_data_fields_in_the_form_and_their_errors_in_words():
     assert json.loads(text)["replacements"] == {"name": "Forge"} and json.loads(text)["mask_history"] is True
 
 
-FORM_FIELDS = (*BASIC_FIELDS, *ADVANCED_FIELDS)
+FORM_FIELDS = (*BASIC_FIELDS, *ADVANCED_FIELDS, *method_fields(system_info().strategy_settings))
 NUMERIC_FIELDS = [field for field in FORM_FIELDS if field.kind in ("int", "number")]
 
 
@@ -125,6 +128,22 @@ def test_the_forms_bounds_are_the_configs(field):
     else:
         assert _form_accepts(field.name, field.maximum - (0 if field.kind == "int" else nudge)), field.maximum
         assert not _form_accepts(field.name, field.maximum + nudge), field.maximum
+
+
+def test_each_strategys_own_settings_are_in_the_form_and_act_only_while_it_is_picked():
+    settings = system_info().strategy_settings
+    assert settings["sft"] == [] and "dpo_beta" in settings["dpo"] and "reward_model" in settings["rlhf"]
+    fields = {field.name for field in method_fields(settings)}
+    assert fields == {name for names in settings.values() for name in names}, "every strategy's settings have a field"
+    assert fields.isdisjoint(f.name for f in (*BASIC_FIELDS, *ADVANCED_FIELDS)), "a setting is in one place only"
+    for name in fields:
+        assert TrainingConfig.model_fields[name].description, f"{name} has help text"
+
+    form = _form(strategy="dpo", dpo_beta=0.3, reward_model="/x/reward_model")
+    assert build_config(without_other_methods_settings(form, settings)).dpo_beta == 0.3
+    assert "reward_model" not in without_other_methods_settings(form, settings), "RLHF's field is hidden under DPO"
+    sft = without_other_methods_settings({**form, "strategy": "sft"}, settings)
+    assert "dpo_beta" not in sft and build_config(sft).dpo_beta == TrainingConfig.model_fields["dpo_beta"].default
 
 
 def test_the_eval_split_slider_stays_inside_the_configs_range():
@@ -164,6 +183,21 @@ def test_job_view_follows_events_to_a_completed_job():
     view.add({"type": "end", "status": "completed", "model_id": "m1", "model_name": "demo-sft", "time": 6})
     assert view.finished and view.percent() == 100 and "demo-sft" in view.status_markdown()
     assert "Training started" in view.log_text()
+
+
+def test_job_view_plots_each_methods_own_metrics_and_leaves_out_counts():
+    view = JobView("g")
+    view.add({"type": "train", "step": 2, "loss": 0.1, "reward": 0.5, "kl": 0.01, "rewards/exact_match/mean": 0.4,
+              "rewards/exact_match/std": 0.3, "rewards/format/mean": 0.6, "completions/mean_length": 7.5,
+              "clip_ratio/low_mean": 0.0, "reward_std": 0.2, "time": 1})
+    assert list(view.metrics_frame()["series"]) == ["mean reward", "reward exact_match", "reward format", "kl"]
+    view.add({"type": "eval", "step": 2, "eval_loss": 0.6, "eval_nll_loss": 2.1, "eval_log_odds_ratio": -0.6,
+              "eval_log_odds_chosen": 0.3, "eval_logps/chosen": -1.2, "eval_logps/rejected": -1.9,
+              "eval_rewards/margins": 0.07, "eval_rewards/accuracies": 0.7, "eval_completions/max_length": 8, "time": 2})
+    assert set(view.metrics_frame()["series"][4:]) == {
+        "log_odds_chosen", "logps/chosen", "logps/rejected", "rewards/margins", "rewards/accuracies"}
+    assert "nll_loss" not in view.log_text() and "max_length" not in view.log_text() and "eval_loss" not in view.log_text()
+    assert "loss 0.6000" in view.log_text() and "logps/chosen -1.2000" in view.log_text()
 
 
 def test_job_view_sends_no_empty_plot_and_shows_failures_in_words():

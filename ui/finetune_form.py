@@ -114,6 +114,36 @@ ADVANCED_FIELDS = (
     form_field("fp16", "fp16"),
     form_field("output_name", "Name of the fine-tuned model"),
 )
+# Labels of the strategies' own settings (TrainingStrategy.settings): the form shows a strategy's under
+# "Method settings" only while it is picked. A setting without a label here is labelled from its name.
+METHOD_LABELS = {
+    "dpo_beta": "Beta (KL weight to the base)",
+    "dpo_loss_type": "DPO loss",
+    "reward_model": "Reward model folder (reuse)",
+    "reward_max_steps": "Reward model steps (-1: epochs)",
+    "reward_batch_size": "Reward model batch size",
+    "num_generations": "Answers sampled per prompt",
+    "max_completion_length": "Longest sampled answer (tokens)",
+}
+METHOD_CHOICES = {"dpo_loss_type": {"choices": ("sigmoid", "ipo", "hinge", "robust", "exo_pair", "nca_pair", "apo_zero")}}
+
+
+def method_fields(strategy_settings: dict[str, list[str]]) -> tuple[FormField, ...]:
+    """One form field per setting that some strategy reads alone, in the strategies' order."""
+    names = list(dict.fromkeys(name for settings in strategy_settings.values() for name in settings))
+    return tuple(
+        form_field(name, METHOD_LABELS.get(name, name.replace("_", " ").capitalize()), **METHOD_CHOICES.get(name, {}))
+        for name in names
+    )
+
+
+def without_other_methods_settings(values: dict[str, Any], strategy_settings: dict[str, list[str]]) -> dict[str, Any]:
+    """The form values less the settings of strategies other than the picked one: hidden fields act on nothing."""
+    own = set(strategy_settings.get(values.get("strategy") or "", []))
+    others = {name for settings in strategy_settings.values() for name in settings} - own
+    return {name: value for name, value in values.items() if name not in others}
+
+
 CLEARABLE_FIELDS = ("output_name", "target_modules", "column_mapping", "replacements", "stratify_by")
 # JSON objects typed as text: field -> (its name in an error, what it maps to what, an example)
 JSON_MAP_FIELDS = {

@@ -21,8 +21,10 @@ from .finetune_form import (
     config_to_form_values,
     default_value,
     help_text,
+    method_fields,
     parse_mapping,
     render_config,
+    without_other_methods_settings,
 )
 from .hardware_tab import SessionHardware, recommendation_form_values
 from .memory_estimate import estimate_markdown
@@ -32,9 +34,9 @@ PREVIEW_FIELDS = ("dataset", "task", "column_mapping", "strategy", "replacements
 FIELD_MIN_WIDTH = 200  # pixels: a row of settings wraps before a field (and its help) gets too narrow to read
 
 
-def _component(field: FormField, value):
+def _component(field: FormField, value, visible: bool = True):
     common = {"label": field.label, "info": help_text(field.name), "value": value, "elem_id": f"mf-{field.name}",
-              "min_width": FIELD_MIN_WIDTH}
+              "min_width": FIELD_MIN_WIDTH, "visible": visible}
     if field.kind == "checkbox":
         return gr.Checkbox(**common)
     if field.kind == "dropdown":
@@ -43,6 +45,7 @@ def _component(field: FormField, value):
         return gr.Slider(field.minimum, field.maximum, step=field.step, **common)
     if field.kind == "text":
         return gr.Textbox(**common)
+    common["value"] = None if value == "" else value  # an optional number left empty (the config's None)
     return gr.Number(minimum=field.minimum, maximum=field.maximum, precision=0 if field.kind == "int" else None, **common)
 
 
@@ -70,6 +73,7 @@ class FinetuneTab:
                 with gr.Row():
                     for field in BASIC_FIELDS:
                         self.form[field.name] = _component(field, default_value(field.name, defaults))
+                self._method_settings(defaults)
                 with gr.Accordion("Advanced settings", open=False):
                     self.form["compute_specs"] = gr.Dropdown(
                         ["cpu", "low_end", "mid_range", "high_end"], value=ctx.machine.compute_profile, label="Compute profile",
@@ -109,8 +113,25 @@ class FinetuneTab:
         with gr.Row():
             self.form["provider"] = gr.Dropdown(info.providers, value="huggingface", label="Provider", info=help_text("provider"))
             self.form["strategy"] = gr.Dropdown(
-                info.strategies_for("text-generation"), value="sft", label="Strategy", info=help_text("strategy")
+                info.strategies_for("text-generation"), value="sft", label="Strategy", info=help_text("strategy"),
+                elem_id="mf-strategy",
             )
+
+    def _method_settings(self, defaults: dict) -> None:
+        """The picked strategy's own settings (its ``settings``); the others' fields are hidden and act on nothing."""
+        settings = self.ctx.info.strategy_settings
+        self.method_fields = method_fields(settings)
+        shown = set(self.ctx.info.settings_of("sft"))
+        with gr.Accordion(_method_title("sft"), open=True, visible=bool(shown), elem_id="mf-method-settings") as self.method_box:
+            with gr.Row():
+                for field in self.method_fields:
+                    self.form[field.name] = _component(field, default_value(field.name, defaults), visible=field.name in shown)
+
+    def show_method_settings(self, strategy: str | None):
+        """The accordion and fields of ``strategy``'s own settings, the others hidden."""
+        shown = set(self.ctx.info.settings_of(strategy))
+        return [gr.update(visible=bool(shown), label=_method_title(strategy)),
+                *(gr.update(visible=field.name in shown) for field in self.method_fields)]
 
     def _dataset(self) -> None:
         gr.Markdown("### Dataset")
@@ -136,7 +157,8 @@ class FinetuneTab:
     # -- handlers ---------------------------------------------------------------------------
 
     def _values(self, data: dict) -> dict:
-        return {name: data[component] for name, component in self.form.items()}
+        values = {name: data[component] for name, component in self.form.items()}
+        return without_other_methods_settings(values, self.ctx.info.strategy_settings)
 
     def strategies_for_task(self, task: str):
         strategies = self.ctx.info.strategies_for(task)
@@ -146,8 +168,7 @@ class FinetuneTab:
         """Keep demo choices consistent: a demo model and a bundled sample follow the task and strategy."""
         samples = self.ctx.samples
         new_model = self.ctx.catalog.demo_model_for_task(task) if model in self.ctx.catalog.demo_model_paths() else model
-        key = strategy if strategy in ("dpo", "rlhf") else task
-        wanted = samples.get("dpo" if key == "rlhf" else ("sft" if key == "text-generation" else key))
+        wanted = samples.get(self.ctx.datasets.sample_key_for(strategy, "sft" if task == "text-generation" else task) or "")
         new_dataset = wanted if dataset in samples.values() and wanted else dataset
         return gr.update(value=new_model), gr.update(value=new_dataset)
 
@@ -318,6 +339,10 @@ class FinetuneTab:
             [self.form["task"], self.form["strategy"], self.form["model_name"], self.form["dataset"]],
             [self.form["model_name"], self.form["dataset"]],
         )
+        self.form["strategy"].change(
+            self.show_method_settings, self.form["strategy"], [self.method_box, *(self.form[f.name] for f in self.method_fields)],
+            show_progress="hidden",
+        )
         self.upload.upload(self.store_upload, self.upload, self.form["dataset"], api_name="upload_dataset")
         preview_inputs = [self.form[name] for name in PREVIEW_FIELDS]
         gr.on(
@@ -367,6 +392,10 @@ class FinetuneTab:
         if "strategy" in updates:
             updates["strategy"] = gr.update(choices=strategies, value=values["strategy"])
         return [updates.get(name, gr.skip()) for name in self.form]
+
+
+def _method_title(strategy: str | None) -> str:
+    return f"Method settings: {strategy}" if strategy else "Method settings"
 
 
 def _cell(value) -> str:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from modelforge_core.exceptions import ModelForgeException
 from modelforge_core.schemas.tasks import TASK_TABLE
+from modelforge_core.services.dataset_service import DatasetService
 from modelforge_core.services.machine import Machine
 from modelforge_core.services.model_catalog import DEMO_LABELS, demo_kind_for_task
 
@@ -83,11 +84,9 @@ def recommendation_dataset(item: dict, dataset: str | None, samples: dict[str, s
     task's own sample (its key is the task) for a Hub model, the demo task for a demo model."""
     if dataset and dataset not in samples.values():
         return dataset
-    if item["settings"]["strategy"] in ("dpo", "rlhf"):
-        key = "dpo"
-    else:
-        key = TASK_TABLE[item["task"]].demo_sample if item.get("demo") else item["task"]
-    return samples.get(key) or dataset
+    preferred = TASK_TABLE[item["task"]].demo_sample if item.get("demo") else item["task"]
+    key = DatasetService.sample_key_for(item["settings"]["strategy"], preferred)
+    return samples.get(key or "") or dataset
 
 
 def recommendation_form_values(

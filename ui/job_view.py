@@ -11,13 +11,28 @@ import pandas as pd
 from modelforge_core.services.training_service import FINAL_JOB_STATES
 
 MAX_LOG_LINES = 400
-# Shown elsewhere (loss, perplexity in the log) or not a quality measure; what is left (token
-# accuracy, ROUGE, exact match, F1, reward accuracy) shares a 0-1 scale.
+# Shown elsewhere (loss, perplexity in the log), a part of the loss, or a count rather than a quality measure. What
+# is left is plotted: accuracies, ROUGE, exact match, F1, rewards and their margins, KL, the preference methods'
+# log-probabilities (per token for ORPO and SimPO), ORPO's log odds.
 NOT_PLOTTED = {
     "loss", "perplexity", "entropy", "runtime", "samples_per_second", "steps_per_second", "num_tokens",
-    "model_preparation_time", "logits/chosen", "logits/rejected", "logps/chosen", "logps/rejected",
-    "rewards/chosen", "rewards/rejected",
+    "model_preparation_time", "logits/chosen", "logits/rejected", "rewards/chosen", "rewards/rejected", "nll_loss",
+    "log_odds_ratio", "reward_std", "frac_reward_zero_std",
 }
+NOT_PLOTTED_PREFIXES = ("completions/", "clip_ratio/")  # GRPO's answer lengths and clipping: counts, not quality
+
+
+def plotted(name: str) -> bool:
+    """Whether a logged metric (without ``eval_``) goes in the metrics plot."""
+    return name not in NOT_PLOTTED and not name.startswith(NOT_PLOTTED_PREFIXES) and not name.endswith("/std")
+
+
+def reward_series(event: dict) -> list[tuple[str, str]]:
+    """A train event's (key, series name) pairs for the rewards plot: the mean reward, each reward function's mean
+    (GRPO's and RLHF's ``rewards/<name>/mean``) and the KL."""
+    per_function = [key for key in event if key.startswith("rewards/") and key.endswith("/mean")]
+    return ([("reward", "mean reward")] + [(key, f"reward {key.split('/')[1]}") for key in per_function]
+            + [("kl", "kl")])
 
 
 def _clock(seconds: float | None) -> str:
@@ -72,7 +87,7 @@ class JobView:
         elif kind == "train" and event.get("loss") is not None:
             prefix = f"{event['stage']}: " if event.get("stage") else ""
             self.losses.append({"step": event["step"], "value": event["loss"], "series": f"{prefix}train loss"})
-            for key, name in (("reward", "mean reward"), ("kl", "kl")):
+            for key, name in reward_series(event):
                 if isinstance(event.get(key), (int, float)):
                     self.metrics.append({"step": event["step"], "value": event[key], "series": f"{prefix}{name}"})
             self.log.append(f"{stamp} step {event['step']}: loss {event['loss']:.4f}, lr {event.get('learning_rate') or 0:.2e}")
@@ -107,11 +122,12 @@ class JobView:
             self.losses.append({"step": step, "value": event["eval_loss"], "series": f"{prefix}eval loss"})
         for key, value in event.items():
             name = key.removeprefix("eval_")
-            if key.startswith("eval_") and name not in NOT_PLOTTED and isinstance(value, (int, float)):
+            if key.startswith("eval_") and plotted(name) and isinstance(value, (int, float)):
                 self.metrics.append({"step": step, "value": value, "series": f"{prefix}{name}"})
         shown = ", ".join(
             f"{k.removeprefix('eval_')} {v:.4f}" for k, v in event.items()
-            if k.startswith("eval_") and k.removeprefix("eval_") not in NOT_PLOTTED - {"loss", "perplexity"} and isinstance(v, (int, float))
+            if k.startswith("eval_") and (plotted(k.removeprefix("eval_")) or k in ("eval_loss", "eval_perplexity"))
+            and isinstance(v, (int, float))
         )
         self.log.append(f"{stamp} {prefix}eval @ step {step}: {shown}")
 

@@ -10,8 +10,16 @@ from ..exceptions import DatasetValidationError
 from ..schemas.tasks import PREFERENCE_PAIR_SHAPES
 from .formats import SHAPE_WORDS, RecordShape
 
-# Shapes whose strategy is planned but not in this version: shape -> that strategy's name.
-PLANNED_STRATEGIES: dict[RecordShape, str] = {RecordShape.KTO: "kto"}
+NO_STRATEGY = "No strategy in this version trains this data."
+KTO_NEEDS = (
+    "it needs a chat with a true/false label (is the answer desirable?), or preference pairs (a prompt, a chosen and "
+    "a rejected answer)"
+)
+
+GRPO_NEEDS = (
+    "it scores each sampled answer against the row's one reference answer, so it needs a prompt with its answer "
+    "(instruction/input/output, prompt/completion, or a chat ending with the assistant's answer)"
+)
 
 
 def strategies_for_shape(shape: RecordShape, task: str | None = None) -> list[str]:
@@ -32,7 +40,7 @@ def trained_by_in_words(shape: RecordShape, task: str | None = None) -> str:
     names = strategies_for_shape(shape, task)
     if names:
         return f"Trained by strategy {_either(names)}."
-    return _no_strategy(RecordShape(shape))
+    return NO_STRATEGY
 
 
 def shape_refusal(shape: RecordShape, strategy: str | None, task: str | None = None) -> DatasetValidationError | None:
@@ -48,19 +56,26 @@ def shape_refusal(shape: RecordShape, strategy: str | None, task: str | None = N
     names = strategies_for_shape(shape, task)
     what = f"records of shape '{shape.value}' ({SHAPE_WORDS[shape]})"
     if strategy is None:
-        return None if names else DatasetValidationError(f"{what} cannot train any strategy of this version.", _no_strategy(shape))
-    accepted = StrategyFactory.get_class(strategy).accepted_shapes
-    if shape in accepted:
+        return None if names else DatasetValidationError(f"{what} cannot train any strategy of this version.", NO_STRATEGY)
+    cls = StrategyFactory.get_class(strategy)
+    if shape in cls.accepted_shapes:
         return None
-    why = _why_not(shape, set(accepted) <= set(PREFERENCE_PAIR_SHAPES))
+    why = _why_not(shape, set(cls.accepted_shapes), rewarded="rewards" in cls.settings)
     message = f"{what} cannot train strategy '{strategy}'" + (f": {why}." if why else ".")
     if names:
         verb = "trains" if len(names) == 1 else "train"
         return DatasetValidationError(message, f"Pick strategy {_either(names)}, which {verb} {SHAPE_WORDS[shape]}.")
-    return DatasetValidationError(message, _no_strategy(shape))
+    return DatasetValidationError(message, NO_STRATEGY)
 
 
-def _why_not(shape: RecordShape, pair_strategy: bool) -> str:
+def _why_not(shape: RecordShape, accepted: set[RecordShape], rewarded: bool) -> str:
+    """Why a strategy that trains the ``accepted`` shapes cannot train ``shape``, or "" when nothing more is to say.
+    ``rewarded``: the strategy scores sampled answers with rewards against a reference answer (GRPO)."""
+    pair_strategy = accepted <= set(PREFERENCE_PAIR_SHAPES)
+    if rewarded:
+        return GRPO_NEEDS
+    if RecordShape.KTO in accepted:
+        return KTO_NEEDS
     if shape is RecordShape.KTO:
         if pair_strategy:
             return "it needs a chosen and a rejected answer to the same prompt, and these rows have one answer with a label"
@@ -70,13 +85,6 @@ def _why_not(shape: RecordShape, pair_strategy: bool) -> str:
     if pair_strategy:
         return "it learns from a chosen and a rejected answer to each prompt, which these rows do not have"
     return ""
-
-
-def _no_strategy(shape: RecordShape) -> str:
-    planned = PLANNED_STRATEGIES.get(shape)
-    if planned:
-        return f"Strategy '{planned}' trains this data; it is not available in this version yet."
-    return "No strategy in this version trains this data."
 
 
 def _either(names: list[str]) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..data.formats import OPTIONAL_FIELDS, RecordShape, describe_shape, resolve_fields
+from ..data.kto_labels import label_counts, one_class_error
 from ..data.loading import type_in_words
 from ..exceptions import DatasetValidationError
 from .chat_checks import SHAPE_CHECKS, Check, kto_checks, text_problem
@@ -129,6 +130,8 @@ class DatasetValidator:
                 f"required column missing for {describe_shape(shape)}; columns present: {', '.join(columns) or 'none'}",
                 "Rename your columns to the expected fields with column_mapping.",
             )
+        if shape is RecordShape.KTO and resolved.get("label"):
+            yield from _one_class_issue(dataset, resolved["label"])
         checks = _row_checks(shape, resolved)
         checked = [col for col in checks if col in columns]
         if not checked:
@@ -144,6 +147,14 @@ class DatasetValidator:
                         message, hint = problem if isinstance(problem, tuple) else (problem, _ROW_HINT)
                         yield ValidationIssue(offset + i + 1, col, message, hint)
             offset += size
+
+
+def _one_class_issue(dataset: datasets.Dataset, column: str) -> Iterator[ValidationIssue]:
+    """KTO rows whose true/false labels are all one class (the rows with another value are named by the row checks)."""
+    labels = [value for value in dataset[column] if isinstance(value, bool)]
+    refusal = one_class_error(*label_counts(labels)) if labels else None
+    if refusal:
+        yield ValidationIssue(None, column, refusal.message, refusal.hint)
 
 
 def row_fingerprints(dataset: datasets.Dataset) -> np.ndarray:

@@ -25,6 +25,17 @@ NF4_BYTES_PER_PARAM = 0.5 + 1 / 64 + 4 / (64 * 256)
 CUDA_CONTEXT_BYTES = int(0.5 * GB)  # CUDA context, cuBLAS workspace, allocator slack
 CPU_PROCESS_BYTES = int(1.0 * GB)  # Python with torch, transformers, trl and the dataset loaded
 CHUNKED_LOSS_TOKENS = 256  # TRL's chunk size for loss_type="chunked_nll"
+# Strategies that put a prompt's chosen and rejected answers through the model together (2 x batch), with their note
+PAIR_STRATEGIES = {
+    "dpo": "DPO: chosen and rejected answers in one pass (2 x batch); the reference pass keeps no activations.",
+    "orpo": "ORPO: chosen and rejected answers in one pass (2 x batch); no reference model.",
+    "simpo": "SimPO: chosen and rejected answers in one pass (2 x batch); no reference model.",
+}
+# TRL's (experimental) ORPO and CPO trainers take the log-softmax of the whole float32 logits of the chosen and
+# rejected answers (DPO's gathers the answer tokens' log-probabilities without that copy): bytes per logit this adds
+# at the peak, measured on the demo model (bench/memory_check.py: ORPO 13, SimPO 10).
+FULL_LOG_SOFTMAX_STRATEGIES = ("orpo", "simpo")
+FULL_LOG_SOFTMAX_BYTES = 12
 FITS_SHARE = 0.85  # above 85% of the memory a run is "tight": fragmentation and spikes can tip it over
 EIGHT_BIT_OPTIMIZERS = ("8bit",)
 
@@ -50,7 +61,7 @@ VERDICT_WORDS = {Verdict.FITS: "fits", Verdict.TIGHT: "tight: it may run out of 
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """The settings that decide memory; ``strategy`` is sft, qlora, dpo or rlhf."""
+    """The settings that decide memory; ``strategy`` is a strategy name (sft, qlora, dpo, kto, orpo, simpo, grpo, rlhf)."""
 
     strategy: str = "sft"
     full_finetuning: bool = False
@@ -267,10 +278,26 @@ def _training_pass(shape: ModelShape, plan: TrainingPlan, sequences: int, seq_le
 
 def estimate_memory(shape: ModelShape, plan: TrainingPlan, reward_shape: ModelShape | None = None) -> MemoryEstimate:
     """The peak memory of training ``shape`` with ``plan``; RLHF also holds ``reward_shape``."""
-    if plan.strategy == "dpo":
-        # chosen and rejected rows go through together; the reference pass (adapter off) keeps nothing
+    if plan.strategy in PAIR_STRATEGIES:
+        # chosen and rejected rows go through together; DPO's reference pass (adapter off) keeps nothing
         estimate = _training_pass(shape, plan, 2 * plan.batch_size, plan.max_seq_length)
-        estimate.notes.append("DPO: chosen and rejected answers in one pass (2 x batch); the reference pass keeps no activations.")
+        estimate.notes.append(PAIR_STRATEGIES[plan.strategy])
+        if plan.strategy in FULL_LOG_SOFTMAX_STRATEGIES and not shape.kind.has_task_head:
+            _, act = _weight_bytes(shape, plan)
+            logits = 2 * plan.batch_size * plan.max_seq_length * shape.vocab_size
+            estimate.components["logits"] += logits * (FULL_LOG_SOFTMAX_BYTES if act == 4 else FULL_LOG_SOFTMAX_BYTES + 2)
+    elif plan.strategy == "kto":
+        estimate = _training_pass(shape, plan, plan.batch_size, plan.max_seq_length)
+        _, act = _weight_bytes(shape, plan)
+        # the reference pass runs while the policy's activations wait for backward: its logits and their
+        # log-probabilities (float32) are there at the peak, then freed
+        estimate.components["logits"] += plan.batch_size * plan.max_seq_length * shape.vocab_size * (act + 4)
+        estimate.notes.append(
+            "KTO: one answer per row; the KL pass (mismatched answers) and the reference passes run without gradients "
+            "and keep no activations, but the reference pass's logits are there at the peak."
+        )
+    elif plan.strategy == "grpo":
+        estimate = _grpo(shape, plan)
     elif plan.strategy == "rlhf":
         estimate = _rlhf(shape, plan, reward_shape or shape)
     else:
@@ -281,21 +308,45 @@ def estimate_memory(shape: ModelShape, plan: TrainingPlan, reward_shape: ModelSh
     return estimate
 
 
+def generation_batch(plan: TrainingPlan) -> int:
+    """Answers per step in GRPO: the batch raised to at least one group and rounded down to whole groups."""
+    batch = max(plan.batch_size, plan.num_generations)
+    return batch - batch % plan.num_generations
+
+
+def _policy_pass(shape: ModelShape, plan: TrainingPlan) -> tuple[MemoryEstimate, int, int]:
+    """GRPO's step: ``generation_batch`` answers of up to prompt + completion tokens, trained, after generating them
+    with a KV cache (freed before the training pass; the larger of the two counts). Returns (estimate, answers, length)."""
+    answers, length = generation_batch(plan), plan.max_seq_length + plan.max_completion_length
+    estimate = _training_pass(shape, replace(plan, batch_size=answers), answers, length)
+    _, act = _weight_bytes(shape, plan)
+    kv_cache = 2 * shape.num_layers * shape.hidden_size * act * answers * length
+    estimate.components["activations"] = max(estimate.components["activations"], kv_cache)
+    return estimate, answers, length
+
+
+def _grpo(shape: ModelShape, plan: TrainingPlan) -> MemoryEstimate:
+    """Rule rewards cost nothing on the device: the policy's generation and training pass are the peak."""
+    estimate, answers, length = _policy_pass(shape, plan)
+    estimate.notes.append(
+        f"GRPO: {answers} sampled answers per step ({plan.num_generations} per prompt) of up to {length} tokens, "
+        "generated with a KV cache, then trained; rule rewards need no model."
+    )
+    return estimate
+
+
 def _rlhf(shape: ModelShape, plan: TrainingPlan, reward_shape: ModelShape) -> MemoryEstimate:
     """Stage 1 trains the reward model on pairs; stage 2 holds policy + reward model and generates."""
     reward_plan = replace(plan, strategy="sft")
     reward_head = replace(reward_shape, kind=ModelKind.REWARD, vocab_size=0, head_params=reward_shape.hidden_size)
     stage1 = _training_pass(reward_head, reward_plan, 2 * (plan.reward_batch_size or plan.batch_size), plan.max_seq_length)
-    length = plan.max_seq_length + plan.max_completion_length
-    stage2 = _training_pass(shape, plan, plan.batch_size, length)
-    reward_weights, act = _weight_bytes(reward_shape, replace(plan, strategy="sft"))
-    kv_cache = 2 * shape.num_layers * shape.hidden_size * act * plan.batch_size * length
+    stage2, answers, length = _policy_pass(shape, plan)
+    reward_weights, _ = _weight_bytes(reward_shape, replace(plan, strategy="sft"))
     stage2.components["reward_model"] = reward_weights
-    stage2.components["activations"] = max(stage2.components["activations"], kv_cache)
     peak = stage2 if stage2.tensors >= stage1.tensors else stage1
     peak.notes.append(
         f"RLHF: stage 1 (reward model) needs {stage1.tensors / GB:.2f} GB of tensors, stage 2 (policy + reward model, "
-        f"{plan.batch_size} answers of up to {length} tokens) {stage2.tensors / GB:.2f} GB; the larger is the peak."
+        f"{answers} answers of up to {length} tokens) {stage2.tensors / GB:.2f} GB; the larger is the peak."
     )
     return peak
 
@@ -315,6 +366,9 @@ def _changes(plan: TrainingPlan) -> list[tuple[str, dict]]:
     for batch in (plan.batch_size // 2, 1):
         if 1 <= batch < plan.batch_size and all(c[1].get("batch_size") != batch for c in changes):
             changes.append((f"batch size {batch} (raise gradient accumulation to keep the effective batch)", {"batch_size": batch}))
+    if plan.strategy in ("grpo", "rlhf") and plan.num_generations > 2:
+        fewer = max(2, plan.num_generations // 2)
+        changes.append((f"num_generations {fewer} (fewer answers sampled per prompt)", {"num_generations": fewer}))
     if plan.full:
         changes.append(("train LoRA adapters instead of every weight", {"full_finetuning": False}))
     if not plan.four_bit and plan.device == "cuda":
@@ -328,12 +382,16 @@ def _changes(plan: TrainingPlan) -> list[tuple[str, dict]]:
 
 
 def suggest(shape: ModelShape, plan: TrainingPlan, budget_bytes: float, reward_shape: ModelShape | None = None) -> list[dict]:
-    """Changes that would make the run fit: each alone, then all of them together, with the new peak."""
+    """Changes that would make the run fit: each alone, then all of them together, with the new peak. A change that
+    lowers nothing (a batch below GRPO's group of answers) is left out."""
     found = []
     combined: dict = {}
+    now = estimate_memory(shape, plan, reward_shape).total
     for words, fields in _changes(plan):
-        combined.update(fields)
         new = estimate_memory(shape, replace(plan, **fields), reward_shape)
+        if new.total >= now:
+            continue
+        combined.update(fields)
         found.append({"change": words, "settings": fields, "peak_gb": round(new.total / GB, 2), "verdict": verdict(new, budget_bytes)})
     if combined and not any(item["verdict"] is Verdict.FITS for item in found):
         new = estimate_memory(shape, replace(plan, **combined), reward_shape)

@@ -8,6 +8,8 @@ the Finetune tab, the CLI and the HTTP estimate give the same number for the sam
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from ..demo import DEMO_TRAINING
 from ..providers.model_classes import check_model_serves_task
 from ..schemas import TrainingConfig
@@ -64,9 +66,14 @@ def _batch_ladder(settings: dict) -> list[dict]:
 
 
 def _fitting(model_id: str, task: str, shape, settings: dict, device: str, budget: float) -> tuple[dict, dict] | None:
-    """(settings, estimate) of the first rung of the batch ladder that fits, or None."""
+    """(settings, estimate) of the first rung of the batch ladder that fits, or None. A rung the config refuses (KTO
+    needs two rows per batch) is no candidate."""
     for candidate in _batch_ladder(settings):
-        plan = TrainingPlan.from_config(recommendation_config(model_id, task, candidate), device)
+        try:
+            config = recommendation_config(model_id, task, candidate)
+        except ValidationError:
+            continue
+        plan = TrainingPlan.from_config(config, device)
         estimate = estimate_memory(shape, plan)
         if verdict(estimate, budget) is Verdict.FITS:
             return candidate, estimate.to_dict()

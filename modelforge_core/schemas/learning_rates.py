@@ -1,9 +1,9 @@
 """The usual learning rates per method, and a warning in words for one far outside them.
 
 The ranges are what LoRA and full fine-tuning recipes use (TRL, LLaMA-Factory, Unsloth): LoRA
-adapters train at about 2e-4, full weights about ten times lower, preference methods (DPO, RLHF)
-lower still. "Far outside" is more than ten times beyond the range: a run there usually diverges
-(NaN loss) or learns nothing.
+adapters train at about 2e-4, full weights about ten times lower, preference and reinforcement
+methods (DPO, KTO, ORPO, SimPO, RLHF, GRPO) lower still. "Far outside" is more than ten times
+beyond the range: a run there usually diverges (NaN loss) or learns nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 FAR = 10.0
-PREFERENCE_STRATEGIES = ("dpo", "rlhf")
+PREFERENCE_STRATEGIES = ("dpo", "rlhf", "kto", "orpo", "simpo", "grpo")
 
 
 class UsualRange(NamedTuple):

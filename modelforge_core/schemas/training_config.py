@@ -35,7 +35,11 @@ class TrainingConfig(BaseModel):
     task: str = Field("text-generation", description="What the model will do: " + ", ".join(TASKS) + ".")
     model_name: str = Field(..., min_length=1, description="Hub id (org/name) or a local model folder.")
     provider: str = Field("huggingface", description="Who loads the model: huggingface or unsloth.")
-    strategy: str = Field("sft", description="How to train: sft (LoRA, or every weight with finetuning_type full), qlora (4-bit + LoRA), dpo (preference pairs) or rlhf (a reward model, then RL against it).")
+    strategy: str = Field(
+        "sft", description="How to train: sft (LoRA, or every weight with finetuning_type full), qlora (4-bit + LoRA); "
+        "preference pairs: dpo, orpo, simpo (no reference model); kto (answers labelled desirable or not, or pairs); "
+        "grpo (prompts with a reference answer, rule-based rewards); rlhf (a reward model, then RL against it)."
+    )
     dataset: str = Field(..., min_length=1, description="A .jsonl/.json/.csv/.parquet file or a Hub dataset id.")
     compute_specs: Literal["cpu", "low_end", "mid_range", "high_end"] | None = Field(
         None, description="A compute profile (cpu, low_end, mid_range, high_end): fills batch size, accumulation, "
@@ -87,15 +91,67 @@ class TrainingConfig(BaseModel):
     eval_generation_samples: int = Field(
         32, gt=0, description="Eval rows used for generation-based metrics (ROUGE, exact match, F1); keeps evaluation cheap."
     )
-    dpo_beta: float = Field(0.1, gt=0, description="DPO/RLHF: strength of the pull towards the base model (KL weight).")
+    dpo_beta: float = Field(0.1, gt=0, description="DPO, KTO, RLHF stage 2 and GRPO: strength of the pull towards the base "
+                            "model (the KL weight).")
     dpo_loss_type: str = Field("sigmoid", description="DPO loss: sigmoid (the paper's), ipo, hinge, robust, ...")
     reward_model: str | None = Field(
-        None, description="RLHF: a reward model saved by an earlier RLHF run (its reward_model folder); skips stage 1."
+        None, description="A reward model saved by an earlier RLHF run (its reward_model folder). RLHF: skips stage 1. "
+        "GRPO: one more reward, weighted as rewards says (1.0 by default)."
     )
     reward_max_steps: int = Field(-1, ge=-1, description="RLHF stage 1: reward-model training steps (-1: num_train_epochs).")
     reward_batch_size: int | None = Field(None, gt=0, description="RLHF stage 1: pairs per step (default: the batch size).")
-    num_generations: int = Field(4, ge=2, description="RLHF stage 2: answers sampled per prompt and compared (GRPO group size).")
-    max_completion_length: int = Field(64, gt=0, description="RLHF stage 2: longest answer generated per prompt, in tokens.")
+    num_generations: int = Field(4, ge=2, description="GRPO and RLHF stage 2: answers sampled per prompt and compared "
+                                 "(the group size); the batch holds whole groups.")
+    max_completion_length: int = Field(64, gt=0, description="GRPO and RLHF stage 2: longest answer sampled per prompt, in "
+                                       "tokens.")
+    # KTO settings
+    kto_desirable_weight: float | None = Field(
+        None, gt=0, description="KTO: weight of the loss on desirable answers. Leave both KTO weights empty to have the "
+        "rarer class weighted up until the two balance, as the KTO paper recommends; set one and the other is 1.0."
+    )
+    kto_undesirable_weight: float | None = Field(
+        None, gt=0, description="KTO: weight of the loss on undesirable answers (empty: see kto_desirable_weight)."
+    )
+    # ORPO and SimPO settings
+    orpo_beta: float = Field(
+        0.1, gt=0, description="ORPO: weight of the odds-ratio term next to the language-model loss on the prompts and "
+        "chosen answers (the paper's lambda); higher pushes the rejected answers down harder."
+    )
+    simpo_beta: float = Field(
+        2.0, gt=0, description="SimPO: reward scale; an answer's reward is simpo_beta x its average token log-probability "
+        "(the paper uses 2.0-2.5)."
+    )
+    simpo_gamma: float = Field(
+        0.5, ge=0, description="SimPO: target reward margin (the paper's gamma): the loss, -log sigmoid(reward gap - "
+        "simpo_gamma), asks the chosen answer's reward to beat the rejected one's by this much, a gap of "
+        "simpo_gamma / simpo_beta in average token log-probability."
+    )
+    # GRPO settings
+    rewards: dict[str, float] | None = Field(
+        None, description="GRPO: the rewards that score each sampled answer, by name with their weights, e.g. "
+        '{"exact_match": 1.0, "format": 0.2}. Names: exact_match (the final answer equals the reference), '
+        "numeric_match (its number equals the reference's), format (the answer matches reward_format_pattern), "
+        "length (a penalty past reward_length_target tokens), reward_model (the reward_model field's model). "
+        'Default: {"exact_match": 1.0}, plus reward_model at weight 1 when that field is set.'
+    )
+    reward_format_pattern: str = Field(
+        r"<answer>(.*?)</answer>", min_length=1, description="GRPO: a regular expression a well-formed answer contains "
+        "(the format reward; anchor it with ^...$ to require the whole answer). Its first group, when it matches, is "
+        "the final answer that exact_match and numeric_match check; otherwise the answer's last non-empty line is."
+    )
+    reward_tolerance: float = Field(
+        0.0, ge=0, description="GRPO numeric_match: how far the final answer's number may be from the reference's and "
+        "still count as right (0: equal)."
+    )
+    reward_length_target: int = Field(
+        32, gt=0, description="GRPO length reward: answers up to this many tokens lose nothing; longer ones lose "
+        "(tokens - target) / target, at most 1 (from twice the target on)."
+    )
+    rlhf_algorithm: Literal["grpo", "rloo"] = Field(
+        "grpo", description="RLHF stage 2: grpo (each answer against its group's mean reward, KL to the base in the "
+        "loss) or rloo (REINFORCE leave-one-out: each answer against the mean reward of the other answers to its prompt, "
+        "KL to the base in the reward)."
+    )
     dataset_split: str = Field("train", description="Split to read from a Hub dataset.")
     drop_duplicates: bool = Field(
         False, description="Drop rows that repeat an earlier row before the split (they are counted either way)."
@@ -161,6 +217,19 @@ class TrainingConfig(BaseModel):
     def _check_stratify_by(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
+    @field_validator("reward_format_pattern")
+    @classmethod
+    def _check_reward_format_pattern(cls, value: str) -> str:
+        """A pattern that does not compile would fail only at the first reward, after the model has loaded."""
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(
+                f"{value!r} is not a regular expression Python can read ({exc}); e.g. '<answer>(.*?)</answer>' "
+                "matches an answer between answer tags (escape a literal ( [ . * + ? with a backslash)"
+            ) from None
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> TrainingConfig:
         problems = list(self._problems())
@@ -178,6 +247,12 @@ class TrainingConfig(BaseModel):
             yield f"reward_max_steps must be positive, or -1 to run all epochs; got {self.reward_max_steps}"
         if self.max_steps == 0:
             yield f"max_steps must be positive, or -1 to run all epochs; got {self.max_steps}"
+        if self.strategy == "kto" and self.per_device_train_batch_size < 2:
+            yield (
+                f"KTO needs at least 2 rows per batch (per_device_train_batch_size is {self.per_device_train_batch_size}): "
+                "it compares each answer with the others of its batch to estimate how far the model has moved from the "
+                "base; set per_device_train_batch_size to 2 or more"
+            )
         if self.bf16 and self.fp16:
             yield "bf16 and fp16 cannot both be on; pick one precision"
         if self.finetuning_type == "full" and (self.use_4bit or self.strategy == "qlora"):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ..data.formats import RecordShape, apply_column_mapping, detect_shape
 from ..data.loading import SUPPORTED_EXTENSIONS, read_dataset_source
 from ..data.placeholders import dataset_placeholder_warnings
-from ..data.samples import SAMPLES_DIR, sample_dataset_paths
+from ..data.samples import SAMPLES_DIR, sample_dataset_paths, sample_key_for
 from ..data.shape_strategies import shape_refusal, trained_by_in_words
 from ..evaluation.dataset_validator import DatasetValidator
 from ..exceptions import DatasetValidationError, ModelForgeException, PathNotAllowedError
@@ -79,6 +79,12 @@ class DatasetService:
     def sample_paths() -> dict[str, str]:
         """The bundled sample datasets: key (``sft``, ``dpo``, a task, ``qa-demo``) -> absolute path."""
         return sample_dataset_paths()
+
+    @staticmethod
+    def sample_key_for(strategy: str, preferred: str) -> str | None:
+        """The bundled sample that ``strategy`` trains: ``preferred`` (the task's) when it can, else the one named
+        after the strategy, else the first it accepts; None when none."""
+        return sample_key_for(strategy, preferred)
 
     def store_upload(self, temp_path: str | Path) -> str:
         """Copy an uploaded file into ``uploads/`` (named by content hash), hashed and copied in chunks;

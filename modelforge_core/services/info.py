@@ -21,11 +21,16 @@ class SystemInfo:
     strategies: list[str]
     tasks: list[str]
     strategies_by_task: dict[str, list[str]]
+    strategy_settings: dict[str, list[str]]  # strategy -> the TrainingConfig fields only it reads (its ``settings``)
     access: dict  # PathPolicy.to_dict(): {"mode": "local"|"shared", "allowed_paths": [...], "description": ...}
 
     def strategies_for(self, task: str) -> list[str]:
         """The strategies that train ``task`` (none for an unknown task)."""
         return self.strategies_by_task.get(task, [])
+
+    def settings_of(self, strategy: str | None) -> list[str]:
+        """The fields only ``strategy`` reads (none for an unknown one)."""
+        return self.strategy_settings.get(strategy or "", [])
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -42,5 +47,6 @@ def system_info(policy: PathPolicy | None = None) -> SystemInfo:
         strategies=StrategyFactory.names(),
         tasks=StrategyFactory.tasks(),
         strategies_by_task={task: StrategyFactory.strategies_for(task) for task in StrategyFactory.tasks()},
+        strategy_settings={name: list(StrategyFactory.get_class(name).settings) for name in StrategyFactory.names()},
         access=(policy or PathPolicy.from_env()).to_dict(),
     )

@@ -15,6 +15,7 @@ from ..data.shape_strategies import shape_refusal
 from ..exceptions import DatasetValidationError
 from ..providers.provider_factory import ProviderFactory
 from ..schemas import TrainingConfig, parse_training_config
+from ..strategies.rewards import check_rewards
 from ..strategies.strategy_factory import StrategyFactory
 from .path_access import PathPolicy
 
@@ -38,6 +39,8 @@ def validate_run(config: TrainingConfig | dict | str, policy: PathPolicy | None 
             policy.check_model(model)
     provider = ProviderFactory.create(config.provider)
     StrategyFactory.check_task(config.strategy, config.task)
+    if "rewards" in StrategyFactory.get_class(config.strategy).settings:
+        check_rewards(config, has_reference=True)  # names and weights now; the rows' references once they are read
     provider.check_available()
 
     loaded = load_training_splits(config)  # also splits: a split that leaves a side empty is refused here

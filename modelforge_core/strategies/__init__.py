@@ -25,6 +25,10 @@ class TrainingStrategy(Protocol):
     accepted_shapes: ClassVar[tuple[RecordShape, ...]]
     """The dataset record shapes it trains on; read on the class when a config is checked."""
 
+    settings: ClassVar[tuple[str, ...]]
+    """The TrainingConfig fields only this strategy reads (e.g. ``dpo_beta``); the Finetune form shows them when
+    the strategy is picked. ``()`` when it reads only the common fields."""
+
     requires_4bit: bool
     """True to load the base model in 4-bit nf4 whatever the config's ``use_4bit`` says (QLoRA)."""
 

@@ -14,6 +14,7 @@ from .training_args import common_training_kwargs
 class DPOStrategy(PreferenceStrategy):
     """Preference pairs -> a policy that prefers the chosen answers, kept near the base by ``dpo_beta``."""
 
+    settings = ("dpo_beta", "dpo_loss_type")
     final_metric_keys = {
         "eval_loss": "eval_loss",
         "eval_rewards/accuracies": "reward_accuracy",

@@ -1,4 +1,4 @@
-"""``PreferenceStrategy``: what DPO and RLHF share: preference pairs in, a LoRA policy on the base.
+"""``PreferenceStrategy``: what the preference strategies share: preference pairs in, a LoRA policy on the base.
 
 Every pair shape (prompt/chosen/rejected, messages-style and ShareGPT-style pairs) becomes TRL's
 preference format through ``preference_rows``: with a chat template, a prompt of messages and one-turn
@@ -7,6 +7,8 @@ answers, so that the model learns in the format it will be chatted with; without
 
 from __future__ import annotations
 
+import importlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,7 @@ from ..data.formatting import SHAREGPT_ROLES, render_plain
 from ..exceptions import DatasetValidationError
 from ..schemas.tasks import PREFERENCE_PAIR_SHAPES
 from .lora import attach_lora
+from .training_args import common_training_kwargs
 
 if TYPE_CHECKING:
     import datasets
@@ -78,6 +81,18 @@ def prepare_preference_dataset(dataset: Any, tokenizer: Any) -> Any:
     return preference_rows(dataset, detect_shape(dataset.column_names), chat=bool(getattr(tokenizer, "chat_template", None)))
 
 
+def experimental_trl(module: str, *names: str) -> tuple[Any, ...]:
+    """``names`` from ``trl.experimental.<module>`` (ORPO and CPO live there in the pinned trl 1.14.2).
+
+    The one place those imports are made. TRL warns on every experimental import that the API may change; the trl
+    version is pinned in requirements.txt, so the warning is silenced the way TRL documents
+    (``TRL_EXPERIMENTAL_SILENCE=1``), unless the environment already sets that variable.
+    """
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    loaded = importlib.import_module(f"trl.experimental.{module}")
+    return tuple(getattr(loaded, name) for name in names)
+
+
 class PreferenceStrategy:
     """The shared part of the preference strategies; a subclass names itself and builds its trainer.
 
@@ -86,6 +101,7 @@ class PreferenceStrategy:
 
     supported_tasks = ("text-generation",)
     accepted_shapes = PREFERENCE_PAIR_SHAPES
+    settings: tuple[str, ...] = ()
     requires_4bit = False
     reports_perplexity = False
 
@@ -110,3 +126,48 @@ class PreferenceStrategy:
     def extra_metrics(self, trainer: Any) -> dict[str, Any]:
         """None beyond ``final_metric_keys`` unless a subclass measures more."""
         return {}
+
+
+class ReferenceFreePreferenceStrategy(PreferenceStrategy):
+    """ORPO and SimPO: preference pairs scored by the policy alone, through one of TRL's experimental trainers.
+
+    No reference model: each step runs one forward pass over the chosen and rejected answers, half of DPO's (whose
+    reference pass is the base with the adapter disabled). An answer's reward is beta x its average token
+    log-probability, so TRL's rewards/accuracies is how often the chosen answer is the likelier one per token.
+    A subclass names the trainer (``trl_module``, ``trl_names``: config class, trainer class) and its arguments:
+    ``method_fields`` (trainer config argument -> the TrainingConfig field it takes) and ``method_constants``.
+    """
+
+    trl_module: str
+    trl_names: tuple[str, str]
+    method_fields: dict[str, str]
+    method_constants: dict[str, Any] = {}
+    final_metric_keys = {
+        "eval_loss": "eval_loss",
+        "eval_rewards/accuracies": "reward_accuracy",
+        "eval_rewards/margins": "reward_margin",
+        "eval_logps/chosen": "chosen_logp",
+        "eval_logps/rejected": "rejected_logp",
+    }
+
+    def method_arguments(self, config: Any) -> dict[str, Any]:
+        """The trainer config's arguments of this method (beta, loss type, ...), from the TrainingConfig."""
+        return {**self.method_constants, **{name: getattr(config, field) for name, field in self.method_fields.items()}}
+
+    def create_trainer(
+        self, model: Any, train_dataset: Any, eval_dataset: Any, tokenizer: Any, config: Any, callbacks: list
+    ) -> Any:
+        config_class, trainer_class = experimental_trl(self.trl_module, *self.trl_names)
+        kwargs = common_training_kwargs(config, self.output_dir, eval_dataset is not None)
+        # their batches hold chosen_/rejected_input_ids, no input_ids: the Trainer would count 0 tokens, log
+        # num_input_tokens_seen 0 and warn at every step
+        kwargs["include_num_input_tokens_seen"] = "no"
+        args = config_class(**kwargs, max_length=config.max_seq_length, **self.method_arguments(config))
+        return trainer_class(
+            model=model,
+            args=args,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            processing_class=tokenizer,
+            callbacks=callbacks,
+        )

@@ -2,9 +2,9 @@
 
 Stage 1 trains a reward model on the preference pairs (TRL RewardTrainer, a sequence
 classification head with LoRA) and measures its accuracy on the held-out pairs. Stage 2 optimises
-the policy online against that reward model with a KL penalty to the base (TRL GRPOTrainer; the
-reference is the policy with its adapter disabled). Both stages report through the same callbacks,
-with a ``stage`` field on their events.
+the policy online against that reward model with a KL penalty to the base (TRL GRPOTrainer, or
+RLOOTrainer with ``rlhf_algorithm`` rloo; the reference is the policy with its adapter disabled).
+Both stages report through the same callbacks, with a ``stage`` field on their events.
 """
 
 from __future__ import annotations
@@ -14,6 +14,21 @@ from pathlib import Path
 from typing import Any
 
 REWARD_FOLDER = "reward_model"
+
+
+def reward_trend(log_history: list[dict]) -> dict[str, float]:
+    """An online trainer's mean reward over the first and the last quarter of its training logs (one step's reward is
+    noisy) as ``initial_mean_reward`` and ``mean_reward``, and its last KL to the base; {} before any reward."""
+    logged = [entry for entry in log_history if "reward" in entry]  # train logs: eval logs have eval_reward
+    if not logged:
+        return {}
+    quarter = max(1, len(logged) // 4)
+    head, tail = logged[:quarter], logged[-quarter:]
+    return {
+        "initial_mean_reward": sum(entry["reward"] for entry in head) / len(head),
+        "mean_reward": sum(entry["reward"] for entry in tail) / len(tail),
+        "kl": tail[-1].get("kl"),
+    }
 
 
 class RLHFTrainer:
@@ -79,13 +94,7 @@ class RLHFTrainer:
         metrics: dict[str, float] = {}
         if "eval_accuracy" in self.reward_metrics:
             metrics["reward_model_accuracy"] = self.reward_metrics["eval_accuracy"]
-        logged = [entry for entry in self.policy_trainer.state.log_history if "reward" in entry]
-        if logged:
-            quarter = max(1, len(logged) // 4)  # means over a quarter of the logs: one step's reward is noisy
-            head, tail = logged[:quarter], logged[-quarter:]
-            metrics["initial_mean_reward"] = sum(entry["reward"] for entry in head) / len(head)
-            metrics["mean_reward"] = sum(entry["reward"] for entry in tail) / len(tail)
-            metrics["kl"] = tail[-1].get("kl")
+        metrics.update(reward_trend(self.policy_trainer.state.log_history))
         metrics.update(self.held_out)
         return metrics
 

@@ -29,6 +29,7 @@ class SFTStrategy:
 
     supported_tasks = ("text-generation", "summarization", "extractive-question-answering")
     accepted_shapes = supervised_shapes(supported_tasks)
+    settings: tuple[str, ...] = ()
     requires_4bit = False
     reports_perplexity = True
 

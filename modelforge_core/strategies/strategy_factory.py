@@ -16,9 +16,13 @@ from ..exceptions import ConfigurationError
 from ..registry import Registry
 from . import TrainingStrategy
 from .dpo_strategy import DPOStrategy
+from .grpo_strategy import GRPOStrategy
+from .kto_strategy import KTOStrategy
+from .orpo_strategy import ORPOStrategy
 from .qlora_strategy import QLoRAStrategy
 from .rlhf_strategy import RLHFStrategy
 from .sft_strategy import SFTStrategy
+from .simpo_strategy import SimPOStrategy
 
 
 class StrategyFactory(Registry[TrainingStrategy], kind="strategy", plural="strategies", error=ConfigurationError):
@@ -36,7 +40,7 @@ class StrategyFactory(Registry[TrainingStrategy], kind="strategy", plural="strat
 
     @classmethod
     def strategies_for(cls, task: str) -> list[str]:
-        """The registered strategies that train ``task``, in registration order (sft, qlora, dpo, rlhf)."""
+        """The registered strategies that train ``task``, in registration order (sft, qlora, dpo, kto, orpo, simpo, grpo, rlhf)."""
         return [name for name in cls.names() if task in cls.get_class(name).supported_tasks]
 
     @classmethod
@@ -51,4 +55,8 @@ class StrategyFactory(Registry[TrainingStrategy], kind="strategy", plural="strat
 StrategyFactory.register("sft", SFTStrategy)
 StrategyFactory.register("qlora", QLoRAStrategy)
 StrategyFactory.register("dpo", DPOStrategy)
+StrategyFactory.register("kto", KTOStrategy)
+StrategyFactory.register("orpo", ORPOStrategy)
+StrategyFactory.register("simpo", SimPOStrategy)
+StrategyFactory.register("grpo", GRPOStrategy)
 StrategyFactory.register("rlhf", RLHFStrategy)
