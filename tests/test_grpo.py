@@ -166,6 +166,27 @@ def test_rows_without_a_reference_answer_are_refused_for_grpo():
         assert shape_refusal(shape, "grpo", "text-generation") is None, shape
 
 
+def test_prompts_longer_than_max_seq_length_are_left_out_and_said(demo_model):
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from modelforge_core.exceptions import DatasetValidationError
+    from modelforge_core.strategies.grpo_strategy import prompt_lengths, without_long_prompts
+
+    tokenizer = AutoTokenizer.from_pretrained(demo_model)
+    chats = [[{"role": "user", "content": " ".join(["seven"] * words)}] for words in (2, 3, 200)]
+    rows = Dataset.from_dict({"prompt": chats, "reference": ["a", "b", "c"]})
+    lengths = prompt_lengths(chats, tokenizer)
+    assert lengths[0] < lengths[1] < 64 < lengths[2], lengths
+    kept, note = without_long_prompts(rows, tokenizer, 64)
+    assert kept["reference"] == ["a", "b"]
+    assert note == (f"1 of 3 prompts are longer than max_seq_length (64 tokens) and are left out: the answers are sampled "
+                    f"after the whole prompt, so a prompt is never cut. Raise max_seq_length to {lengths[2]} to keep them all.")
+    assert without_long_prompts(rows, tokenizer, lengths[2]) == (rows, None)
+    with pytest.raises(DatasetValidationError, match=r"Every prompt is longer than max_seq_length \(4 tokens"):
+        without_long_prompts(rows, tokenizer, 4)
+
+
 def test_an_unknown_reward_is_refused_before_a_job_exists(services, make_config):
     training, _, db = services
     with pytest.raises(ConfigurationError, match="'exactmatch', which is not a reward ModelForge knows. Valid rewards: "
