@@ -10,6 +10,7 @@ import sys
 
 from .cli_data import add_parsers as add_data_parsers
 from .cli_data import cmd_data
+from .cli_export import add_export_parser, cmd_export
 from .cli_hardware import add_parsers as add_hardware_parsers
 from .cli_hardware import cmd_estimate, cmd_hardware
 from .cli_output import EventPrinter, print_json, print_table
@@ -55,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         "rescan", help="Register the model folders (MODELFORGE_HOME/models) the registry lacks, e.g. after a lost database."
     )
     rescan.add_argument("--json", action="store_true")
+    add_export_parser(models_sub)
 
     evaluate = sub.add_parser("evaluate", help="Evaluate a registered model and its base on a dataset.")
     evaluate.add_argument("model", help="Model id or name (see `models list`).")
@@ -156,6 +158,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from .dependencies import get_model_service
 
+    if args.action == "export":
+        return cmd_export(args)
     service = get_model_service()
     if args.action == "list":
         models = service.list_models()
