@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from modelforge_core.dependencies import get_export_service, get_model_service, get_playground_service
-from modelforge_core.services.export_service import ExportService
+from modelforge_core.services.export_service import EXPORT_FORMATS, GGUF_TYPES, ExportService
 from modelforge_core.services.model_service import ModelService
 from modelforge_core.services.playground_service import MAX_NEW_TOKENS_CAP, PlaygroundService
 
@@ -18,6 +20,13 @@ class PushRequest(BaseModel):
     repo_id: str = Field(..., description="your-name/model-name")
     private: bool = True
     token: str | None = Field(None, description="A Hub write token; used for this call only, never stored.")
+
+
+class ExportRequest(BaseModel):
+    format: Literal[EXPORT_FORMATS] = "merged"
+    type: Literal[GGUF_TYPES] = Field("q8_0", description="GGUF only: the weights' type.")
+    ollama: bool = Field(False, description="GGUF only: write an Ollama Modelfile beside the file.")
+    folder: str | None = Field(None, description="A new or empty folder; default: <data folder>/exports/<name>-<format>.")
 
 
 class GenerateRequest(BaseModel):
@@ -41,6 +50,18 @@ def get_model(model_id: str, models: ModelService = Depends(get_model_service)) 
 def delete_model(model_id: str, models: ModelService = Depends(get_model_service)) -> dict:
     """Removes the row and the model's files (only ever inside MODELFORGE_HOME)."""
     return models.delete_model(model_id)
+
+
+@router.post("/models/{model_id}/export")
+def export_model(model_id: str, request: ExportRequest, exports: ExportService = Depends(get_export_service)) -> dict:
+    """Export and check: the folder, its files, the commands that use it, and the parity report."""
+    return exports.result_dict(exports.export(model_id, request.folder, request.format, request.type, request.ollama))
+
+
+@router.get("/models/{model_id}/exports")
+def list_exports(model_id: str, exports: ExportService = Depends(get_export_service)) -> list[dict]:
+    """The model's exports with their parity reports, newest last."""
+    return exports.exports_of(model_id)
 
 
 @router.post("/hub/push")

@@ -30,7 +30,6 @@ def add_export_parser(models_sub) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     """Export, print the files, the commands and the report; exit 0 when every check holds, 1 when one fails."""
     from .dependencies import get_export_service
-    from .export.parity import to_json_ready
 
     shown = [-1.0]
 
@@ -40,11 +39,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             shown[0] = fraction
             print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
 
-    result = get_export_service().export(args.model, args.to, args.format, args.type, args.ollama, progress)
+    service = get_export_service()
+    result = service.export(args.model, args.to, args.format, args.type, args.ollama, progress)
     report = result.report
     if args.json:
-        print_json({"path": str(result.path), "files": result.files, "commands": result.commands,
-                    "notes": result.notes, "report": to_json_ready(report) if report else None})
+        print_json(service.result_dict(result))
     else:
         print(f"Exported to {result.path}: {', '.join(result.files)}")
         for command in result.commands:

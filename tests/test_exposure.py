@@ -305,7 +305,8 @@ def test_shared_app_refuses_a_merged_export_outside_the_data_folder(shared_app, 
     from gradio_client import Client
 
     target = tmp_path / "export-here"
-    text = Client(shared_app.url, verbose=False).predict(shared_app.places["model_id"], str(target), api_name="/export_merged")
+    text = Client(shared_app.url, verbose=False).predict(shared_app.places["model_id"], "merged", "q8_0", False, str(target),
+                                                                api_name="/export_model")
     text = text[0] if isinstance(text, (list, tuple)) else text
     assert "tuned" in text and "refused" in text and "exports are written only inside the data folder" in text, text
     assert not target.exists()

@@ -254,8 +254,12 @@ def test_the_models_tab_shows_metrics_as_a_table_and_keeps_its_messages(service,
     assert "initial" not in table and "1.2345" not in table
 
     class Exports:
-        def export_merged(self, model_id, folder):
-            return tmp_path / "merged"
+        def export(self, model_id, folder, fmt, gguf_type, ollama, progress):
+            return SimpleNamespace(path=tmp_path / "merged", files=[], commands=[], report=None, notes=[])
+
+        @staticmethod
+        def result_dict(result):
+            return {"path": str(result.path), "files": [], "commands": [], "notes": [], "report": None}
 
         def zip_adapter(self, model_id, target):
             target.write_bytes(b"zip")
@@ -265,7 +269,7 @@ def test_the_models_tab_shows_metrics_as_a_table_and_keeps_its_messages(service,
     ctx = SimpleNamespace(models=service, exports=Exports(), training=None)
     with gr.Blocks():
         tab = ModelsTab(ctx)
-    text, history = tab.do_export(model["id"], str(tmp_path / "merged"), [])
+    text, history, _ = tab.do_export(model["id"], "merged", "q8_0", False, str(tmp_path / "merged"), [], progress=lambda *a, **k: None)
     archive, text, history = tab.do_zip(model["id"], history)
     assert archive.endswith("digits-lora.zip")
     zipped, exported = history

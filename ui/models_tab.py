@@ -15,6 +15,7 @@ from modelforge_core.services.export_service import safe_stem
 
 from .context import UIContext
 from .errors import WARNING_MARK, error_text
+from .export_panel import ExportPanel, report_markdown
 from .job_view import JobView
 from .playground_tab import model_choices
 
@@ -98,9 +99,7 @@ class ModelsTab:
                     self.eval_dataset = gr.Textbox(label="Evaluate on dataset (file path)", scale=3)
                     self.eval_samples = gr.Number(32, label="Rows", precision=0, scale=1)
                     self.evaluate = gr.Button("Evaluate", scale=1)
-                with gr.Row():
-                    self.export_dir = gr.Textbox(label="Export merged model to folder", elem_id="mf-models-export-dir", scale=3)
-                    self.export = gr.Button("Export merged", elem_id="mf-models-export", scale=1)
+                self.exporting = ExportPanel(ctx)
                 with gr.Row():
                     self.zip = gr.Button("Download adapter (.zip)", elem_id="mf-models-zip", scale=1)
                     self.zip_file = gr.File(label="Adapter", elem_id="mf-models-zip-file", scale=3)
@@ -169,11 +168,22 @@ class ModelsTab:
 
         return self._act(model_id, history, run)
 
-    def do_export(self, model_id, folder, history):
-        return self._act(model_id, history, lambda name: (
-            f"Merged model saved to `{self.ctx.exports.export_merged(model_id, folder)}`: {name} with its adapter "
-            "folded into the base."
-        ))
+    def do_export(self, model_id, fmt, gguf_type, ollama, folder, history, progress=gr.Progress()):
+        """Export with progress; the result area says where, the report area shows the parity report."""
+        done = []
+
+        def run(name: str) -> str:
+            result = self.ctx.exports.export(model_id, folder or None, fmt, gguf_type, bool(ollama),
+                                             lambda fraction, message: progress(fraction, desc=message))
+            done.append(result)
+            return self.exporting.message(name, fmt, gguf_type, result)
+
+        text, kept = self._act(model_id, history, run)
+        report = ""
+        if done:
+            result = self.ctx.exports.result_dict(done[0])
+            report = report_markdown(result["report"], result["commands"])
+        return text, kept, report
 
     def do_zip(self, model_id, history):
         archive = []
@@ -216,7 +226,10 @@ class ModelsTab:
                           api_name="model_details")
         self.evaluate.click(self.do_evaluate, [self.model, self.eval_dataset, self.eval_samples, self.messages], result,
                             api_name="evaluate_model")
-        self.export.click(self.do_export, [self.model, self.export_dir, self.messages], result, api_name="export_merged")
+        panel = self.exporting
+        panel.button.click(self.do_export, [self.model, panel.format, panel.gguf_type, panel.ollama, panel.folder, self.messages],
+                           [*result, panel.report], api_name="export_model")
+        self.model.change(panel.latest, self.model, panel.report, api_visibility="private")
         self.zip.click(self.do_zip, [self.model, self.messages], [self.zip_file, *result], api_name="download_adapter")
         self.push.click(self.do_push, [self.model, self.repo, self.private, self.token, self.messages], [*result, self.token],
                         api_name="push_to_hub")

@@ -209,10 +209,18 @@ def _gguf_checks(report: ParityReport, merged: Any, tokenizer: Any, probe: _Prob
     from transformers.integrations.gguf import read_gguf_metadata
 
     from ..tasks.text_generation import answer_loss
+    from .gguf_arch import rope_frequency_factors
 
     metadata, _ = read_gguf_metadata(str(path), ("tokenizer.chat_template",))
     file_eos = metadata.get("tokenizer.ggml.eos_token_id")
-    reread = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32).eval()
+    load = {}
+    if (factors := rope_frequency_factors(merged.config)) is not None:
+        # transformers' GGUF loader reads no rope_freqs: it reads the weights under the model's own rope scaling,
+        # and the file's factors are checked on their own
+        load["config"] = merged.config
+        report.checks.append(_rope_check(path, factors))
+    reread = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32,
+                                                               **load).eval()
     gguf_answers = _answers(reread, tokenizer, probe, file_eos)
     least_share, largest_rise = TOLERANCES[type_name]
     report.checks.append(same_answers_check("GGUF answers = merged", merged_answers, gguf_answers,
@@ -226,6 +234,18 @@ def _gguf_checks(report: ParityReport, merged: Any, tokenizer: Any, probe: _Prob
     report.checks.append(end_token_check(merged_answers, gguf_answers, file_eos, tokenizer.eos_token_id, tokenizer.eos_token))
     report.checks.append(_template_check(metadata.get("tokenizer.chat_template"), tokenizer))
     report.checks.append(_tokens_check(path, tokenizer, probe))
+
+
+def _rope_check(path: Path, factors: Any) -> ParityCheck:
+    import gguf
+    import numpy as np
+
+    stored = next((t for t in gguf.GGUFReader(path).tensors if t.name == "rope_freqs.weight"), None)
+    if stored is None or not np.allclose(np.asarray(stored.data), factors, rtol=1e-5):
+        return ParityCheck("rope frequencies", False, "The file's rope_freqs do not hold the model's Llama 3 rotary scaling.")
+    return ParityCheck("rope frequencies", True, f"The file's rope_freqs hold the model's Llama 3 rotary scaling "
+                       f"({len(factors)} factors, {factors.min():.3g} to {factors.max():.3g}); transformers read the weights "
+                       "with the model's own rope settings, since its GGUF loader does not read them.")
 
 
 def _template_check(in_file: str | None, tokenizer: Any) -> ParityCheck:

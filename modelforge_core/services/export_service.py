@@ -110,6 +110,14 @@ class ExportService:
             progress(1.0, "Done")
         return result
 
+    @staticmethod
+    def result_dict(result: ExportResult) -> dict:
+        """The result as JSON: path, files, commands, notes and the parity report (None: not a causal LM)."""
+        from ..export.parity import to_json_ready
+
+        return {"path": str(result.path), "files": result.files, "commands": result.commands, "notes": result.notes,
+                "report": to_json_ready(result.report) if result.report else None}
+
     def export_merged(self, model_ref: str, target: str | Path) -> Path:
         """Save base + adapter merged into ``target``; returns the folder (see ``export``)."""
         return self.export(model_ref, target, "merged").path
