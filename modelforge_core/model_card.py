@@ -138,6 +138,25 @@ def _usage(location: str, kind: ModelKind, finetuning_type: str, on_hub: bool) -
     return "\n".join(lines + ["```"])
 
 
+def _serving(name: str, base_model: str, location: str, finetuning_type: str, on_hub: bool) -> str:
+    """How to serve a causal model: vLLM (the adapter on its base, or the weights), and the exports for llama.cpp and Ollama."""
+    if on_hub and not is_hub_id(base_model):  # a local base: its path on the training machine means nothing here
+        base_model = f"/path/to/{Path(base_model).name}"
+    if finetuning_type == "lora":
+        lora_name = "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in name.lower()).strip("-.") or "model"
+        lines = ["vLLM, the adapter on its base:", "", "```bash",
+                 f"vllm serve {base_model} --enable-lora --lora-modules {lora_name}={location}", "```"]
+    else:
+        lines = ["vLLM:", "", "```bash", f"vllm serve {location}", "```"]
+    if not on_hub:
+        lines += ["", "Merged weights (for vLLM without LoRA), or one GGUF file with an Ollama Modelfile (llama.cpp, "
+                  "Ollama, LM Studio); each export ends with a parity report (`parity_report.json` in its folder) that "
+                  "checks it answers as this model does:", "", "```bash",
+                  f"python -m modelforge_core models export {json.dumps(name)} --format merged",
+                  f"python -m modelforge_core models export {json.dumps(name)} --format gguf --type q8_0 --ollama", "```"]
+    return "\n".join(lines)
+
+
 def render_model_card(
     folder: Path,
     *,
@@ -180,6 +199,8 @@ def render_model_card(
         "## Final metrics\n\n" + (_table(("Metric", "Value"), metrics) if metrics else "No metrics were recorded."),
         "## How to use\n\n" + _usage(location, _model_kind(folder, task), finetuning_type, on_hub=bool(repo_id)),
     ]
+    if _model_kind(folder, task) == ModelKind.CAUSAL:
+        sections.append("## Serve it\n\n" + _serving(name, base_model, location, finetuning_type, on_hub=bool(repo_id)))
     return "\n\n".join(sections) + "\n"
 
 

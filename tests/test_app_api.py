@@ -136,5 +136,17 @@ def test_model_routes_generate_get_push_offline_and_delete(app, samples):
     assert too_long.status_code == 422
     push = httpx.post(app.url + "/api/hub/push", json={"model_id": model_id, "repo_id": "me/model", "token": "hf_x"}, timeout=30)
     assert push.status_code == 404 and "offline" in push.json()["message"]
+    folder = app.home / "exports" / "over-http"
+    exported = httpx.post(f"{app.url}/api/models/{model_id}/export", json={"format": "gguf", "type": "q8_0", "ollama": True,
+                                                                          "folder": str(folder)}, timeout=300)
+    assert exported.status_code == 200, exported.text
+    body = exported.json()
+    assert body["path"] == str(folder) and "Modelfile" in body["files"] and "parity_report.json" in body["files"]
+    assert {check["name"] for check in body["report"]["checks"]} >= {"GGUF answers = merged", "end token", "Modelfile template"}
+    assert httpx.get(f"{app.url}/api/models/{model_id}/exports").json()[-1]["path"] == str(folder)
+    again = httpx.post(f"{app.url}/api/models/{model_id}/export", json={"format": "gguf", "folder": str(folder)}, timeout=60)
+    assert again.status_code == 422 and "is not empty" in again.json()["message"], again.text
+    bad_type = httpx.post(f"{app.url}/api/models/{model_id}/export", json={"format": "gguf", "type": "q5_k"}, timeout=60)
+    assert bad_type.status_code == 422
     assert httpx.delete(f"{app.url}/api/models/{model_id}").status_code == 200
     assert httpx.get(f"{app.url}/api/models/{model_id}").status_code == 404

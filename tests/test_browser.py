@@ -240,7 +240,25 @@ def test_models_tab_playground_side_by_side_export_and_delete(app, page, samples
     page.click("#mf-models-export")
     page.wait_for_selector("#mf-models-result >> text=Merged model saved", timeout=60_000)
     assert (export_dir / "model.safetensors").is_file()
+    page.wait_for_selector("#mf-models-parity >> text=Parity report (merged)")
     page.screenshot(path=str(tmp_path / "models-exported.png"), full_page=True)
+
+    page.get_by_label("GGUF (llama.cpp, Ollama, LM Studio)").check()
+    page.wait_for_selector("#mf-models-export-type", state="visible")
+    pick(page, "mf-models-export-type", "q4_0")
+    gguf_dir = tmp_path / "gguf"
+    page.locator("#mf-models-export-dir textarea, #mf-models-export-dir input").first.fill(str(gguf_dir))
+    page.click("#mf-models-export")
+    page.wait_for_selector("#mf-models-result >> text=GGUF file (Q4_0)", timeout=120_000)
+    parity = page.locator("#mf-models-parity")
+    page.wait_for_selector("#mf-models-parity >> text=Parity report (gguf q4_0)")
+    rows = {r.locator("td").first.inner_text().strip(): r.locator("td").nth(1).inner_text().strip()
+            for r in parity.locator("table tbody tr").all()}
+    assert rows == {name: "ok" for name in ("merged = adapter on base", "GGUF answers = merged", "held-out perplexity",
+                                            "end token", "chat template", "tokenizer", "Modelfile template")}, rows
+    assert f"ollama create digits-lora -f {gguf_dir / 'Modelfile'}" in parity.inner_text()
+    assert (gguf_dir / "digits-lora-q4_0.gguf").is_file() and (gguf_dir / "Modelfile").is_file()
+    page.screenshot(path=str(tmp_path / "models-gguf.png"), full_page=True)
 
     page.click("#mf-models-delete")
     page.wait_for_selector("#mf-models-result >> text=Tick the confirmation")

@@ -78,6 +78,21 @@ def test_card_sections_and_tables(tmp_path):
     assert "tatsu-lab/alpaca" in text and "huggingface" in text
 
 
+def test_a_causal_card_says_how_to_serve_it_and_a_seq2seq_card_does_not(tmp_path):
+    _, text = card(tmp_path / "lora", name="My Tiny")
+    serve = text.split("## Serve it", 1)[1]
+    where = (tmp_path / "lora").resolve()
+    assert f"vllm serve sshleifer/tiny-gpt2 --enable-lora --lora-modules my-tiny={where}" in serve
+    assert 'python -m modelforge_core models export "My Tiny" --format gguf --type q8_0 --ollama' in serve
+    assert "parity report" in serve
+    _, full = card(tmp_path / "full", finetuning_type="full")
+    assert f"vllm serve {(tmp_path / 'full').resolve()}" in full.split("## Serve it", 1)[1]
+    folder = tmp_path / "sum"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text(json.dumps({"task_type": "SEQ_2_SEQ_LM"}))
+    assert "## Serve it" not in card(folder, task="summarization")[1]
+
+
 def test_full_finetune_with_local_model_and_dataset(tmp_path):
     data = tmp_path / "train.jsonl"
     data.write_text('{"input": "a", "output": "b"}\n')
