@@ -137,3 +137,37 @@ def test_out_of_memory_in_training_fails_the_job_with_what_ran_out(services, mak
     assert failed["status"] == "failed" and failed["error_type"] == "HardwareError"
     assert "the RAM (it asked for 64.00 GB more) ran out" in failed["error_message"]
     assert "batch size 32" in failed["error_hint"] and "gradient checkpointing" in failed["error_hint"], failed["error_hint"]
+
+
+def test_per_device_figures_for_ddp_fsdp_and_zero_match_hand_worked_numbers():
+    """Full fine-tuning of Llama-3.1-8B in bf16 (8,030,261,248 parameters, 2 bytes each; AdamW's two states in the
+    weights' dtype): worked out by hand from the config's shape."""
+    from modelforge_core.hardware.catalog import _config
+    from modelforge_core.hardware.estimator import TrainingPlan, estimate_memory
+    from modelforge_core.hardware.model_shape import model_shape
+
+    shape = model_shape(_config("meta-llama/Llama-3.1-8B-Instruct"))
+    assert (shape.total_params, shape.embedding_params, shape.head_params, shape.num_layers) == (8_030_261_248, 525_336_576, 525_336_576, 32)
+    weights = 8_030_261_248 * 2  # 16,060,522,496 bytes
+    block = (8_030_261_248 - 2 * 525_336_576) // 32 * 2  # one decoder block's weights, gathered whole: 436,224,256 bytes
+
+    def per_device(method: str, devices: int) -> dict:
+        plan = TrainingPlan(full_finetuning=True, device="cuda", precision="bf16", batch_size=1, max_seq_length=512,
+                            world_size=devices, distributed=method)
+        return estimate_memory(shape, plan).components
+
+    one = per_device("ddp", 1)
+    assert (one["weights"], one["gradients"], one["optimizer"]) == (weights, weights, 2 * weights)
+    for devices in (2, 8):
+        ddp = per_device("ddp", devices)
+        assert (ddp["weights"], ddp["gradients"], ddp["optimizer"], ddp["gradient buckets"]) == (weights, weights, 2 * weights, weights)
+        for method in ("fsdp", "deepspeed-zero3"):
+            sharded = per_device(method, devices)
+            assert (sharded["weights"], sharded["gradients"], sharded["optimizer"]) == (
+                weights // devices, weights // devices, 2 * weights // devices), (method, devices)
+            assert sharded["gathered block"] == block == 436_224_256
+            assert sharded["activations"] == one["activations"] and sharded["logits"] == one["logits"], "per device batch"
+        zero2 = per_device("deepspeed-zero2", devices)
+        assert (zero2["weights"], zero2["gradients"], zero2["optimizer"]) == (weights, weights // devices, 2 * weights // devices)
+    eight = per_device("fsdp", 8)
+    assert (eight["weights"], eight["optimizer"]) == (2_007_565_312, 4_015_130_624)

@@ -36,6 +36,14 @@ PAIR_STRATEGIES = {
 # at the peak, measured on the demo model (bench/memory_check.py: ORPO 13, SimPO 10).
 FULL_LOG_SOFTMAX_STRATEGIES = ("orpo", "simpo")
 FULL_LOG_SOFTMAX_BYTES = 12
+# What each method keeps per device, when several devices train one job: "divided" components are split
+# across the devices; the rest is held whole on each.
+DISTRIBUTED_METHODS = {
+    "ddp": (),  # a whole replica per device, plus DDP's flat buckets of the gradients
+    "deepspeed-zero2": ("gradients", "optimizer"),
+    "fsdp": ("weights", "adapter", "gradients", "optimizer"),  # full sharding, one block gathered at a time
+    "deepspeed-zero3": ("weights", "adapter", "gradients", "optimizer"),
+}
 FITS_SHARE = 0.85  # above 85% of the memory a run is "tight": fragmentation and spikes can tip it over
 EIGHT_BIT_OPTIMIZERS = ("8bit",)
 
@@ -80,6 +88,8 @@ class TrainingPlan:
     reward_batch_size: int | None = None
     chunked_loss: bool = False  # TRL's chunked loss (SFT on causal LMs): logits one chunk at a time
     padding_free: bool = False  # rows end to end in one sequence, with a block-diagonal mask
+    world_size: int = 1  # devices training the one job (data parallel: each its own batch)
+    distributed: str = "ddp"  # how several devices share the state: see DISTRIBUTED_METHODS
 
     @property
     def full(self) -> bool:
@@ -304,8 +314,34 @@ def estimate_memory(shape: ModelShape, plan: TrainingPlan, reward_shape: ModelSh
         estimate = _training_pass(shape, plan, plan.batch_size, plan.max_seq_length)
     if plan.four_bit:
         estimate.notes.append("QLoRA: base weights in 4-bit nf4 with double quantization.")
+    if plan.world_size > 1:
+        _per_device(estimate, shape, plan)
     estimate.framework = CPU_PROCESS_BYTES if plan.device == "cpu" else CUDA_CONTEXT_BYTES
     return estimate
+
+
+def _per_device(estimate: MemoryEstimate, shape: ModelShape, plan: TrainingPlan) -> None:
+    """Turn one device's figures into those of each of ``plan.world_size`` devices under ``plan.distributed``.
+
+    Activations and logits stay per device (each device runs its own batch). DDP adds a flat copy of the
+    gradients (its all-reduce buckets); FSDP and ZeRO-3 hold one transformer block's weights whole while
+    it runs (gathered from the shards).
+    """
+    if plan.distributed not in DISTRIBUTED_METHODS:
+        raise ValueError(f"unknown distributed method {plan.distributed!r}; known: {', '.join(DISTRIBUTED_METHODS)}")
+    devices, divided = plan.world_size, DISTRIBUTED_METHODS[plan.distributed]
+    components = estimate.components
+    for name in divided:
+        components[name] = -(-components[name] // devices)  # rounded up: a shard is never smaller
+    if plan.distributed == "ddp":
+        components["gradient buckets"] = components["gradients"]
+        how = "each holds a whole replica, plus DDP's buckets (a copy of the gradients)"
+    else:
+        if "weights" in divided:
+            block = (shape.total_params - shape.embedding_params - shape.head_params) // max(shape.num_layers, 1)
+            components["gathered block"] = block * shape.checkpoint_dtype_bytes
+        how = f"{', '.join(divided)} divided among them" + (", one block's weights gathered whole" if "weights" in divided else "")
+    estimate.notes.append(f"Per device, {devices} devices ({plan.distributed}): {how}.")
 
 
 def generation_batch(plan: TrainingPlan) -> int:
