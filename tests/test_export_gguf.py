@@ -216,3 +216,16 @@ def test_a_model_whose_base_is_gone_is_refused_before_writing(tuned, tmp_path):
     with pytest.raises(ModelAccessError):
         exports.export(orphan["id"], tmp_path / "out", "gguf", "q8_0")
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
+
+
+@pytest.mark.slow
+def test_a_model_whose_training_data_is_gone_is_checked_on_plain_prompts_and_says_so(tuned, tmp_path):
+    exports, record = tuned
+    folder = Path(shutil.copytree(record["path"], Path(record["path"]).parent / "no-data"))
+    config = {**record["config"], "dataset": str(tmp_path / "gone.jsonl")}
+    moved = exports.models.register_model(name="no-data", base_model=record["base_model"], task="text-generation",
+                                          strategy="sft", provider="huggingface", path=folder, config=config, metrics={})
+    report = exports.export(moved["id"], tmp_path / "out", "gguf", "f16").report
+    assert report.prompts == 4 and report.notes[0].startswith("Prompts: 4 plain prompts: the training data could not be read")
+    assert "No perplexity check: the prompts have no reference answers." in report.notes
+    assert "held-out perplexity" not in [c.name for c in report.checks] and report.passed, report.to_dict()

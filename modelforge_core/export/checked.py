@@ -228,9 +228,11 @@ def _gguf_checks(report: ParityReport, merged: Any, tokenizer: Any, probe: _Prob
                                             least_share))
     max_length = len(probe.probe) + 1024
     with_answers = [pair for pair in probe.pairs if pair[1]]
-    report.checks.append(perplexity_check("held-out perplexity", answer_loss(merged, tokenizer, with_answers, max_length) if with_answers else None,
-                                          answer_loss(reread, tokenizer, with_answers, max_length) if with_answers else None,
-                                          largest_rise))
+    if with_answers:
+        report.checks.append(perplexity_check("held-out perplexity", answer_loss(merged, tokenizer, with_answers, max_length),
+                                              answer_loss(reread, tokenizer, with_answers, max_length), largest_rise))
+    else:
+        report.notes.append("No perplexity check: the prompts have no reference answers.")
     report.checks.append(end_token_check(merged_answers, gguf_answers, file_eos, tokenizer.eos_token_id, tokenizer.eos_token))
     report.checks.append(_template_check(metadata.get("tokenizer.chat_template"), tokenizer))
     report.checks.append(_tokens_check(path, tokenizer, probe))
