@@ -1,5 +1,8 @@
 """The training process: one job, start to finish. ``python -m modelforge_core.worker <job_id>``.
 
+Several processes train one job when ``accelerate launch`` starts this module once per process
+(``training/launch.py``); rank 0 records the job, the others only train.
+
 It runs apart from the app, so that a crash, an out-of-memory error or a stop cannot take the app
 down. It ends the job row itself (completed, failed, stopped); a worker that dies without doing so
 is found by the training service and marked interrupted.
@@ -26,7 +29,8 @@ from .schemas import TrainingConfig
 from .services.model_service import ModelService
 from .services.worker_process import EXIT_DISK_FULL, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .settings import get_settings
-from .training.events import EventLog
+from .training.distributed import is_main_process, rank, world_size
+from .training.events import EventLog, SilentEventLog
 from .training.job_clock import JobClock
 from .training.run_files import RunFiles
 
@@ -98,25 +102,34 @@ def _import_unsloth_first(config: TrainingConfig) -> None:
         log.warning("unsloth import failed", extra={"fields": {"error": str(exc)}})
 
 
-def run_job(job_id: str) -> int:
-    """Run the job; returns the process exit code (0 completed or stopped, 1 failed)."""
+def run_job(job_id: str, run_dir: Path | None = None) -> int:
+    """Run the job; returns the process exit code (0 completed or stopped, 1 failed).
+
+    One of several processes (``accelerate launch``): every process trains, only the main one (rank 0)
+    writes events, the job row and the registry row (``_follower``). ``run_dir``: this machine's run
+    folder, where it is not the job's own (a machine other than machine 0).
+    """
     settings = get_settings().ensure_dirs()
     db = DatabaseManager(settings.database_url)
     job = db.get_job(job_id)
     if job is None:
         log.error("unknown job", extra={"fields": {"job_id": job_id}})
         return EXIT_USAGE
-    run = RunFiles(Path(job["run_dir"]))
+    run = RunFiles(Path(run_dir or job["run_dir"]))
+    if not is_main_process():
+        return _follower(job, run, settings.models_dir / job_id)
     events = EventLog(run.events)
     _request_stop_on_signal(run)
     output_dir = settings.models_dir / job_id
     try:
         config = TrainingConfig.model_validate_json(run.config.read_text(encoding="utf-8"))
-        if run.stop_request.exists():
+        if run.stop_request.exists() and world_size() == 1:  # several processes decide together, at the first step
             raise _StoppedBeforeStart()
         _import_unsloth_first(config)
         from .training.pipeline import run_training
 
+        if world_size() > 1:
+            events.log(f"Training on {world_size()} processes ({config.distributed}); this is the main one.")
         result = run_training(
             config, run, events, output_dir, resume=bool(job.get("resume")), on_progress=_progress_writer(db, job_id),
             clock=JobClock.from_events(events.read_all()),
@@ -138,6 +151,26 @@ def run_job(job_id: str) -> int:
         db.transition_job(job_id, ACTIVE_JOB_STATES, "stopped", finished_at=_now())
         return EXIT_OK
     return _register(db, settings, events, job_id, config, result)
+
+
+def _follower(job: dict, run: RunFiles, output_dir: Path) -> int:
+    """A process other than the main one: it trains its share and writes nothing of the job's record.
+
+    A stop before the start is the main process's to record; an error goes to worker.log (the launcher
+    then ends the other processes, and the main one, or the service, records the failure).
+    """
+    _request_stop_on_signal(run)
+    try:
+        config = TrainingConfig.model_validate_json(run.config.read_text(encoding="utf-8"))
+        _import_unsloth_first(config)
+        from .training.pipeline import run_training
+
+        run_training(config, run, SilentEventLog(run.events), output_dir, resume=bool(job.get("resume")))
+    except Exception:
+        log.error("training failed on this process", extra={"fields": {"job_id": job["id"], "rank": rank()}})
+        _print_traceback()
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _register(db, settings, events: EventLog, job_id: str, config: TrainingConfig, result) -> int:
@@ -223,11 +256,14 @@ def _memory_suggestions(run: RunFiles) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    run_dir = None
+    if len(argv) == 3 and argv[1] == "--run-dir":
+        argv, run_dir = argv[:1], Path(argv[2])
     if len(argv) != 1:
-        print("usage: python -m modelforge_core.worker <job_id>", file=sys.stderr)
+        print("usage: python -m modelforge_core.worker <job_id> [--run-dir DIR]", file=sys.stderr)
         return EXIT_USAGE
     setup_logging()
-    code = run_job(argv[0])
+    code = run_job(argv[0], run_dir)
     _flush_or_drop_output()
     return code
 

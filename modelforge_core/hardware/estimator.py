@@ -124,6 +124,8 @@ class TrainingPlan:
             reward_batch_size=config.reward_batch_size,
             chunked_loss=config.chunked_loss and config.strategy in ("sft", "qlora") and config.task == "text-generation",
             padding_free=padding_free_applies(config),
+            world_size=config.world_size,
+            distributed=config.distributed,
         )
 
 

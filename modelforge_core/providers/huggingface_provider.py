@@ -6,6 +6,7 @@ from typing import Any
 
 from ..exceptions import HardwareError, ModelAccessError
 from ..strategies.lora import attach_peft_lora
+from ..training.distributed import local_rank
 from .model_classes import check_model_serves_task
 from .model_source import read_model_config
 
@@ -43,7 +44,8 @@ class HuggingFaceProvider:
         kwargs.pop("max_seq_length", None)  # a training setting, not a loading one, for transformers
         kwargs.setdefault("dtype", "auto")
         if quantization_config is not None:
-            kwargs.setdefault("device_map", {"": 0} if torch.cuda.is_available() else {"": "cpu"})
+            # each process of a several-GPU job loads onto its own GPU
+            kwargs.setdefault("device_map", {"": local_rank()} if torch.cuda.is_available() else {"": "cpu"})
         try:
             return auto_class.from_pretrained(model_id, quantization_config=quantization_config, **kwargs)
         except torch.OutOfMemoryError as exc:

@@ -21,8 +21,13 @@ class QuantizationFactory:
     """Builds ``BitsAndBytesConfig`` objects; ``None`` means full precision."""
 
     @staticmethod
-    def create(use_4bit: bool = False, use_8bit: bool = False, bf16: bool = False, skip_modules: list[str] | None = None) -> Any:
-        """``skip_modules`` stay in full precision (task heads that are trained in full)."""
+    def create(
+        use_4bit: bool = False, use_8bit: bool = False, bf16: bool = False, skip_modules: list[str] | None = None,
+        sharded: bool = False,
+    ) -> Any:
+        """``skip_modules`` stay in full precision (task heads that are trained in full). ``sharded``: FSDP or ZeRO-3
+        will shard the 4-bit weights, which they can only do when the packed weights are stored in the compute dtype
+        (QLoRA with FSDP, as peft and bitsandbytes document it)."""
         if not (use_4bit or use_8bit):
             return None
         if not is_bitsandbytes_available():
@@ -41,4 +46,5 @@ class QuantizationFactory:
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=getattr(torch, compute_dtype_name(bf16)),
+            **({"bnb_4bit_quant_storage": getattr(torch, compute_dtype_name(bf16))} if sharded else {}),
         )

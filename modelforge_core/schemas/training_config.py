@@ -172,6 +172,27 @@ class TrainingConfig(BaseModel):
     )
     output_name: str | None = Field(None, description="Name of the registered model (default: from model and time).")
 
+    # Several devices and machines (accelerate launches the processes; see training/launch.py)
+    num_processes: int = Field(
+        1, ge=1, le=64, description="Processes training this one job on this machine: one per GPU (data parallel), or "
+        "CPU processes where there is no GPU. 1: a single device."
+    )
+    distributed: Literal["ddp", "fsdp", "deepspeed-zero2", "deepspeed-zero3"] = Field(
+        "ddp", description="How several processes share the work: ddp (each holds the whole model), fsdp (weights, "
+        "gradients and optimizer state sharded), deepspeed-zero2 (gradients and optimizer state sharded), "
+        "deepspeed-zero3 (everything sharded; needs requirements-deepspeed.txt). Used when num_processes > 1."
+    )
+    gpu_ids: list[int] | None = Field(
+        None, description="Which GPUs (their index on the Hardware tab) the job trains on; default: the first free ones."
+    )
+    num_machines: int = Field(1, ge=1, le=1024, description="Machines training this one job together (1: this one).")
+    main_process_ip: str | None = Field(
+        None, description="Several machines: the address of machine 0, which the others reach."
+    )
+    main_process_port: int | None = Field(
+        None, ge=1024, le=65535, description="Several machines: the port on machine 0 the processes meet at (default 29500)."
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _normalise(cls, data: Any) -> Any:
@@ -181,6 +202,8 @@ class TrainingConfig(BaseModel):
             data = {**data, "strategy": data["strategy"].strip().lower()}
         if isinstance(data, dict) and isinstance(data.get("provider"), str):
             data = {**data, "provider": data["provider"].strip().lower()}
+        if isinstance(data, dict) and isinstance(data.get("gpu_ids"), list) and "num_processes" not in data:
+            data = {**data, "num_processes": max(len(data["gpu_ids"]), 1)}  # one process per named GPU
         if isinstance(data, dict) and data.get("compute_specs"):
             data = with_profile_defaults(data, cls.input_names)
         return data
@@ -257,6 +280,22 @@ class TrainingConfig(BaseModel):
             yield "bf16 and fp16 cannot both be on; pick one precision"
         if self.finetuning_type == "full" and (self.use_4bit or self.strategy == "qlora"):
             yield "full fine-tuning cannot train 4-bit weights; use finetuning_type 'lora' or turn use_4bit off"
+        yield from self._distributed_problems()
+
+    def _distributed_problems(self):
+        if self.gpu_ids is not None:
+            if not self.gpu_ids or len(set(self.gpu_ids)) != len(self.gpu_ids) or min(self.gpu_ids) < 0:
+                yield f"gpu_ids must name each GPU once, by its index (0, 1, ...); got {self.gpu_ids}"
+            elif len(self.gpu_ids) != self.num_processes:
+                yield (
+                    f"gpu_ids names {len(self.gpu_ids)} GPU(s) but num_processes is {self.num_processes}: one process "
+                    f"trains on each GPU; set num_processes to {len(self.gpu_ids)}"
+                )
+        if self.num_machines > 1 and not self.main_process_ip:
+            yield (
+                f"num_machines is {self.num_machines} but main_process_ip is not set: give the address of machine 0, "
+                "which the other machines reach"
+            )
 
     @classmethod
     def input_names(cls, name: str) -> tuple[str, ...]:
@@ -268,6 +307,11 @@ class TrainingConfig(BaseModel):
     def field_for_input_name(cls, key: str) -> str | None:
         """The field a config key sets (a name or an alias), None for an unknown key."""
         return next((name for name in cls.model_fields if key in cls.input_names(name)), None)
+
+    @property
+    def world_size(self) -> int:
+        """Processes training the job, on all machines together."""
+        return self.num_processes * self.num_machines
 
     @property
     def run_name(self) -> str:

@@ -23,13 +23,17 @@ from ..database.database_manager import DatabaseManager
 from ..database.models import ACTIVE_JOB_STATES, FINAL_JOB_STATES
 from ..disk import disk_full_error, is_disk_full
 from ..exceptions import DatabaseError, NotFoundError, TrainingError
+from ..hardware.detection import nvidia_gpus
 from ..logging_config import get_logger
 from ..schemas import TrainingConfig
 from ..schemas.learning_rates import learning_rate_warning
 from ..settings import Settings
 from ..training.events import EventLog
+from ..training.launch import worker_command, worker_environment
 from ..training.run_files import RunFiles
 from .disk_need import check_disk_space
+from .distributed_check import check_distributed
+from .gpu_pool import GpuPool, holder_words, write_places
 from .model_catalog import ModelCatalog
 from .path_access import PathPolicy
 from .run_validation import validate_run
@@ -50,10 +54,15 @@ def _now() -> datetime:
 class TrainingService:
     """The training jobs of one MODELFORGE_HOME; ``catalog`` builds the demo models a job may name."""
 
-    def __init__(self, db: DatabaseManager, settings: Settings, catalog: ModelCatalog | None = None):
+    def __init__(
+        self, db: DatabaseManager, settings: Settings, catalog: ModelCatalog | None = None, pool: GpuPool | None = None
+    ):
+        """``pool``: this machine's GPUs (default: those NVML lists, within CUDA_VISIBLE_DEVICES)."""
         self.db = db
         self.settings = settings.ensure_dirs()
         self.catalog = catalog or ModelCatalog(self.settings)
+        self.pool = pool or GpuPool.from_machine({"gpus": nvidia_gpus()[0]})
+        self._waiting_said: dict[str, str] = {}  # queued job id -> the last "waiting for" line it was told
         self._processes: dict[str, Any] = {}
         self._lowest_memory: dict[str, float] = {}  # job id -> lowest share of RAM available while it ran
         self._unrecorded: set[str] = set()  # dead workers whose end the database could not take yet
@@ -64,8 +73,10 @@ class TrainingService:
     # -- submitting -------------------------------------------------------------------------
 
     def validate(self, config: TrainingConfig | dict | str) -> TrainingConfig:
-        """The config, checked against providers, strategies, the dataset and the model; raises on problems."""
-        return validate_run(config, PathPolicy.from_settings(self.settings))
+        """The config, checked against providers, strategies, the dataset, the model and this machine's devices."""
+        config = validate_run(config, PathPolicy.from_settings(self.settings))
+        check_distributed(config, self.pool)
+        return config
 
     def submit(self, config: TrainingConfig | dict | str) -> dict:
         """Validate, create a queued job with its run folder, and start it when the device is free.
@@ -247,28 +258,61 @@ class TrainingService:
     # -- the queue --------------------------------------------------------------------------
 
     def dispatch(self) -> None:
-        """Mark dead workers' jobs interrupted, then start the oldest queued job of this data folder if none runs.
+        """Mark dead workers' jobs interrupted, then start queued jobs of this data folder while their devices are free.
 
         Under the database's queue lock, which every app and CLI sharing the database takes (on PostgreSQL
-        even those of other data folders): one job runs at a time across all of them. Each starts only the
-        jobs whose run folder lies in its own ``runs_dir``, since another app's worker needs that app's files.
+        even those of other data folders). Jobs start in queue order, each on the GPUs it asks for
+        (``GpuPool``): on a machine without GPUs, one job at a time. The next job waits while its GPUs are
+        held, and the jobs behind it wait too (no job overtakes another). Each app starts only the jobs
+        whose run folder lies in its own ``runs_dir``, since another app's worker needs that app's files.
         """
         with self.db.queue_lock():
             self._reconcile()
-            if self.db.list_jobs(ACTIVE_JOB_STATES):
-                return
+            held = self.pool.held_by(self.db.list_jobs(ACTIVE_JOB_STATES))
             own_runs = self.settings.runs_dir.resolve()
             for job in self.db.list_jobs(["queued"]):
                 if Path(job["run_dir"]).resolve().parent != own_runs:
                     continue
-                if self.db.transition_job(job["id"], ["queued"], "running", started_at=_now()):
-                    self._start_worker(job)
+                places = self._places_for(job, held)
+                if places is None:
                     return
+                if places and self.db.transition_job(job["id"], ["queued"], "running", started_at=_now()):
+                    self._waiting_said.pop(job["id"], None)
+                    write_places(Path(job["run_dir"]), self.pool.host, places)
+                    held.update(dict.fromkeys(places, job["id"]))
+                    self._start_worker(job, places)
 
-    def _start_worker(self, job: dict) -> None:
+    def _places_for(self, job: dict, held: dict[str, str]) -> tuple[str, ...] | None:
+        """The devices to start ``job`` on now; None while they are held (said once in its log); () when it failed."""
+        try:
+            config = TrainingConfig.model_validate(job["config"])
+            places = self.pool.choose(config, held)
+        except ValueError as exc:  # it can never run here (another machine's GPUs, a config that no longer reads)
+            if self.db.transition_job(job["id"], ["queued"], "failed", finished_at=_now(), error_type="ConfigurationError",
+                                      error_message=f"This job cannot run on this machine: {exc}"):
+                EventLog(RunFiles(Path(job["run_dir"])).events).write(
+                    "end", status="failed", error={"error": "ConfigurationError", "message": str(exc)}
+                )
+            return ()
+        if places is None:
+            wanted = self.pool.places_for(config) or self.pool.places
+            words = f"Waiting for free devices: {holder_words(wanted, held)}." if held else ""
+            if words and self._waiting_said.get(job["id"]) != words:
+                self._waiting_said[job["id"]] = words
+                EventLog(RunFiles(Path(job["run_dir"])).events).log(words)
+        return places
+
+    def device_holders(self) -> dict[str, str]:
+        """This machine's devices ("0", "1", ... or "cpu") held by running jobs: device -> job id."""
+        return self.pool.held_by(self.db.list_jobs(ACTIVE_JOB_STATES))
+
+    def _start_worker(self, job: dict, places: tuple[str, ...]) -> None:
         run = RunFiles(Path(job["run_dir"]))
         try:
-            process, create_time = spawn_worker(job["id"], run.log, self.settings)
+            config = TrainingConfig.model_validate(job["config"])
+            command = worker_command(job["id"], config, run.root, has_cuda=bool(self.pool.gpus))
+            environment = {**self.pool.environment(places), **worker_environment(config, bool(self.pool.gpus))}
+            process, create_time = spawn_worker(job["id"], run.log, self.settings, command, environment)
         except OSError as exc:
             self.db.transition_job(
                 job["id"], ["running"], "failed", finished_at=_now(), error_type="TrainingError",

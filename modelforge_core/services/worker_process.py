@@ -23,9 +23,16 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_DISK_FULL = 3  # the disk was full and the failure could not be recorded: the service records it
 
 
-def spawn_worker(job_id: str, log_path: Path, settings: Settings) -> tuple[subprocess.Popen, float]:
-    """Start ``python -m modelforge_core.worker <job_id>`` in its own session; returns (process, create time)."""
+def spawn_worker(
+    job_id: str, log_path: Path, settings: Settings, command: list[str] | None = None, extra_env: dict | None = None
+) -> tuple[subprocess.Popen, float]:
+    """Start the worker in its own session; returns (process, create time).
+
+    ``command`` (default ``python -m modelforge_core.worker <job_id>``) may be ``accelerate launch`` of it
+    (``training/launch.py``); ``extra_env`` adds to the environment (the job's CUDA_VISIBLE_DEVICES).
+    """
     env = dict(os.environ)
+    env.update(extra_env or {})
     env["MODELFORGE_HOME"] = str(settings.home)
     env["MODELFORGE_DATABASE_URL"] = settings.database_url
     env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
@@ -33,7 +40,7 @@ def spawn_worker(job_id: str, log_path: Path, settings: Settings) -> tuple[subpr
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "modelforge_core.worker", job_id],
+            command or [sys.executable, "-m", "modelforge_core.worker", job_id],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,

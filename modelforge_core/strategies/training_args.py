@@ -51,6 +51,7 @@ def common_training_kwargs(config: Any, output_dir: Path, has_eval: bool) -> dic
         "include_num_input_tokens_seen": "non_padding",
         "dataloader_num_workers": 0,
     }
+    kwargs.update(distributed_training_kwargs(config))
     if has_eval:
         kwargs.update(
             eval_strategy="steps" if config.eval_steps else "epoch",
@@ -59,4 +60,25 @@ def common_training_kwargs(config: Any, output_dir: Path, has_eval: bool) -> dic
         )
     else:
         kwargs["eval_strategy"] = "no"
+    return kwargs
+
+
+def distributed_training_kwargs(config: Any) -> dict:
+    """What several processes change in the training arguments (nothing for one).
+
+    No GPU: each process trains on the CPU over gloo (``use_cpu``). Several machines: each keeps its
+    own checkpoints (``save_on_each_node``), so that each can resume without a shared disk. FSDP does
+    the activation checkpointing itself (its config says so), so the trainer's own is turned off.
+    """
+    import torch
+
+    if config.world_size == 1:
+        return {}
+    kwargs: dict = {}
+    if not torch.cuda.is_available():
+        kwargs["use_cpu"] = True
+    if config.num_machines > 1:
+        kwargs["save_on_each_node"] = True
+    if config.distributed == "fsdp":
+        kwargs["gradient_checkpointing"] = False
     return kwargs

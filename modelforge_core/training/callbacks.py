@@ -1,7 +1,8 @@
 """``EventCallback``: turns trainer hooks into events, and a stop request into a clean stop.
 
 A stop request (the run's STOP file) sets ``should_save`` and ``should_training_stop`` at the next
-step end, so the trainer writes a checkpoint and leaves its loop: what it learned is kept. A loss or
+step end, so the trainer writes a checkpoint and leaves its loop: what it learned is kept. With several
+processes, they agree on the step (``agree_to_stop``), so that all leave the loop together. A loss or
 gradient norm that is no longer a finite number stops the run at once, without a checkpoint (the
 weights are already ruined): ``diverged`` says where, and the pipeline fails the job with it.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from ..evaluation.metrics import perplexity
+from .distributed import agree_to_stop
 from .events import EventLog
 from .job_clock import JobClock, StepRate
 
@@ -127,7 +129,8 @@ class EventCallback(TrainerCallback):
         return self.events.write(type_, **fields)
 
     def _check_stop(self, state: Any, control: Any) -> None:
-        if not self.stop_requested and self.stop_file.exists():
+        """The STOP file, seen by any process of the job, stops all of them at this same step."""
+        if not self.stop_requested and agree_to_stop(self.stop_file.exists()):
             self.stop_requested = True
             self.events.log(f"Stop requested: saving a checkpoint at step {state.global_step} and stopping.")
         if self.stop_requested and self.diverged is None:

@@ -29,8 +29,11 @@ from ..strategies.lora import count_parameters
 from ..strategies.strategy_factory import StrategyFactory
 from ..strategies.training_args import resolve_precision
 from .callbacks import EventCallback
+from .distributed import is_local_main_process, is_main_process, rank, wait_for_everyone
 from .events import EventLog
 from .job_clock import JobClock
+from .launch import SHARDED_METHODS
+from .row_record import record_train_rows_if_asked
 from .run_files import RunFiles
 from .task_metrics import TaskMetricsCallback
 
@@ -92,7 +95,8 @@ def prepare_run(
         events.log(precision_note, level="warning")
     model_class = check_model_serves_task(config.model_name, read_model_config(config.model_name), config.task)
     quantization = QuantizationFactory.create(
-        use_4bit=config.use_4bit or strategy.requires_4bit, bf16=config.bf16, skip_modules=FULL_PRECISION_HEADS.get(model_class)
+        use_4bit=config.use_4bit or strategy.requires_4bit, bf16=config.bf16, skip_modules=FULL_PRECISION_HEADS.get(model_class),
+        sharded=config.world_size > 1 and config.distributed in SHARDED_METHODS,
     )
     if quantization is not None:
         events.log("Loading the base model in 4-bit nf4 (double quantization)")
@@ -125,6 +129,7 @@ def prepare_run(
     if task_metrics:
         callbacks.append(task_metrics)
     trainer = strategy.create_trainer(model, train_data, eval_data, tokenizer, config, callbacks)
+    record_train_rows_if_asked(trainer, train_data, run.root / f"train_rows.rank{rank()}.jsonl")
     for note in strategy.notes:
         events.log(note)
     return PreparedRun(config, strategy, tokenizer, trainer, callback, task_metrics, eval_data is not None, trainable, total)
@@ -245,9 +250,20 @@ def _final_metrics(trainer: Any, train_output: Any, callback: EventCallback, has
 
 
 def _save_model(trainer: Any, tokenizer: Any, config: TrainingConfig, output_dir: Path, metrics: dict, trainable_only: bool) -> None:
-    """Write everything into ``<output_dir>.partial`` and rename it into place when complete."""
+    """Write everything into ``<output_dir>.partial`` and rename it into place when complete.
+
+    With several processes, all of them take part in ``save_model`` (FSDP and ZeRO-3 gather the weights
+    together); only the main process writes the rest and renames the folder.
+    """
     staging = output_dir.with_name(output_dir.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    if is_main_process():
+        shutil.rmtree(staging, ignore_errors=True)
+    wait_for_everyone()
+    if not is_main_process():
+        trainer.save_model(str(staging))
+        if is_local_main_process():  # the first process of another machine: its copy is not the model
+            shutil.rmtree(staging, ignore_errors=True)
+        return
     try:
         trainer.save_model(str(staging))
         tokenizer.save_pretrained(staging)

@@ -1,0 +1,89 @@
+"""One job on two processes, on the CPU: accelerate launches the studio's own worker twice, gloo joins them.
+
+Measured on the 2-core dev machine: the two-process demo run takes about 60 s.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psutil
+import pytest
+
+from modelforge_core.training.launch import ACCELERATE_CONFIG_NAME
+from modelforge_core.training.row_record import RECORD_ROWS_ENV, read_train_rows
+
+from jobs_helpers import progress_at_least, run_to_end, wait_for_event, wait_for_status
+
+pytestmark = pytest.mark.timeout(900)
+
+
+def _two_process_config(make_config, **overrides) -> dict:
+    config = make_config(num_processes=2, max_steps=-1, num_train_epochs=1, per_device_train_batch_size=4,
+                         logging_steps=2, save_steps=1000, eval_steps=None, learning_rate=1e-3)
+    config.update(overrides)
+    return config
+
+
+def test_two_processes_train_one_model_each_on_half_the_rows(services, make_config, monkeypatch):
+    training, models, _ = services
+    monkeypatch.setenv(RECORD_ROWS_ENV, "1")
+    job = training.submit(_two_process_config(make_config))
+    events = run_to_end(training, job["id"], timeout=600)
+    job = training.get_job(job["id"])
+    assert job["status"] == "completed", (job, Path(job["run_dir"], "worker.log").read_text()[-3000:])
+    run_dir = Path(job["run_dir"])
+
+    launch = (run_dir / ACCELERATE_CONFIG_NAME).read_text()
+    assert "num_processes: 2" in launch and "distributed_type: MULTI_GPU" in launch
+    messages = [e.get("message", "") for e in events]
+    assert any("Training on 2 processes (ddp)" in m for m in messages)
+
+    # each process trained on its own rows: disjoint halves that together are the training set
+    rank0, rank1 = read_train_rows(run_dir / "train_rows.rank0.jsonl"), read_train_rows(run_dir / "train_rows.rank1.jsonl")
+    assert None not in rank0 + rank1
+    assert len(rank0) == len(rank1) > 0
+    assert not set(rank0) & set(rank1), "the two processes saw the same rows"
+    steps = json.loads((Path(models.get_model(job["model_id"])["path"]) / "modelforge.json").read_text())["metrics"]["steps"]
+    assert len(rank0) == steps * 4, "each process collated its own 4 rows per step"
+    prepared_rows = len(set(rank0) | set(rank1))
+    assert prepared_rows >= 0.95 * 2 * len(rank0), "the halves together cover the epoch"
+
+    # events from the main process only: one start, steps that never go back, one train event per logged step
+    assert sum(1 for e in events if e.get("type") == "status" and e.get("status") == "running") == 1
+    progress = [e["step"] for e in events if e.get("type") == "progress"]
+    assert progress == sorted(progress)
+    train_steps = [e["step"] for e in events if e.get("type") == "train"]
+    assert len(train_steps) == len(set(train_steps))
+
+    # the loss falls, and exactly one model is registered
+    metrics = models.get_model(job["model_id"])["metrics"]
+    assert metrics["eval_loss"] < metrics["initial_eval_loss"], metrics
+    assert len(models.list_models()) == 1
+    assert not list(Path(training.settings.models_dir).glob("*.partial"))
+
+
+def test_stop_ends_both_processes_with_a_checkpoint_that_resumes(services, make_config):
+    training, models, _ = services
+    config = _two_process_config(make_config, max_steps=150, num_train_epochs=20, save_steps=1000, eval_split=0.1)
+    job = training.submit(config)
+    wait_for_event(training, job["id"], progress_at_least(3), timeout=600)
+    running = training.get_job(job["id"])
+    launcher = psutil.Process(running["pid"])
+    workers = [child for child in launcher.children(recursive=True) if "modelforge_core.worker" in " ".join(child.cmdline())]
+    assert len(workers) == 2, [child.cmdline() for child in launcher.children(recursive=True)]
+
+    training.stop(job["id"])
+    stopped = wait_for_status(training, job["id"], ("stopped", "failed", "interrupted"), timeout=300)
+    assert stopped["status"] == "stopped", (stopped, Path(stopped["run_dir"], "worker.log").read_text()[-3000:])
+    _, alive = psutil.wait_procs(workers + [launcher], timeout=180)  # the job is recorded stopped as they exit
+    assert not alive, f"still running after the stop: {[p.cmdline() for p in alive]}"
+    checkpoint = training.resume(job["id"])
+    assert checkpoint["status"] in ("queued", "running")
+    resumed_events = run_to_end(training, job["id"], timeout=600)
+    job = training.get_job(job["id"])
+    assert job["status"] == "completed", (job, Path(job["run_dir"], "worker.log").read_text()[-3000:])
+    messages = [e.get("message", "") for e in resumed_events]
+    assert any(m.startswith("Resuming from checkpoint-") for m in messages)
+    assert len(models.list_models()) == 1
