@@ -13,8 +13,9 @@ from .cli_data import cmd_data
 from .cli_export import add_export_parser, cmd_export
 from .cli_hardware import add_parsers as add_hardware_parsers
 from .cli_hardware import cmd_estimate, cmd_hardware
+from .cli_machines import add_launch_arguments, check_machine_rank, join_job, launch_overrides, print_join_commands
 from .cli_output import EventPrinter, print_json, print_table
-from .exceptions import ModelForgeException
+from .exceptions import ConfigurationError, ModelForgeException
 from .logging_config import setup_logging
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USER_ERROR = 0, 1, 2
@@ -30,9 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", action="store_true", help="Write a ready-to-train demo config; print its path only.")
 
     train = sub.add_parser("train", help="Train from a JSON config; Ctrl-C stops the job cleanly.")
-    train.add_argument("--config", required=True, help="Path of a TrainingConfig JSON file.")
+    train.add_argument("--config", help="Path of a TrainingConfig JSON file (machine 0, or one machine).")
     train.add_argument("--max-steps", type=int, metavar="N", help="Stop after N steps (overrides the config's max_steps).")
     train.add_argument("--detach", action="store_true", help="Submit and return; follow with `jobs follow ID`.")
+    add_launch_arguments(train)
 
     jobs = sub.add_parser("jobs", help="List, follow, stop or resume training jobs.")
     jobs_sub = jobs.add_subparsers(dest="action", required=True)
@@ -115,14 +117,21 @@ def follow_job(service, job_id: str) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .dependencies import get_training_service
 
+    check_machine_rank(args)
+    if args.job:
+        return join_job(args)
+    if not args.config:
+        raise ConfigurationError("train needs --config FILE (or, on machines 1..M-1, --job ID --machine-rank R).")
     service = get_training_service()
     config = args.config
-    if args.max_steps is not None:
+    overrides = launch_overrides(args) | ({"max_steps": args.max_steps} if args.max_steps is not None else {})
+    if overrides:
         from .schemas import parse_training_config
 
-        config = {**parse_training_config(config).to_json_dict(), "max_steps": args.max_steps}
+        config = {**parse_training_config(config).to_json_dict(), **overrides}
     job = service.submit(config)
     print(f"Job {job['id']} submitted ({job['status']}).")
+    print_join_commands(job, service.settings.database_url)
     if args.detach:
         return EXIT_OK
     return follow_job(service, job["id"])

@@ -116,8 +116,8 @@ def run_job(job_id: str, run_dir: Path | None = None) -> int:
         log.error("unknown job", extra={"fields": {"job_id": job_id}})
         return EXIT_USAGE
     run = RunFiles(Path(run_dir or job["run_dir"]))
-    if not is_main_process():
-        return _follower(job, run, settings.models_dir / job_id)
+    if not is_main_process():  # its own staging name: on another machine sharing the data folder it must not meet rank 0's
+        return _follower(job, run, settings.models_dir / f"{job_id}.rank{rank()}")
     events = EventLog(run.events)
     _request_stop_on_signal(run)
     output_dir = settings.models_dir / job_id

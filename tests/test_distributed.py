@@ -6,12 +6,16 @@ Measured on the 2-core dev machine: the two-process demo run takes about 60 s.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psutil
 import pytest
 
-from modelforge_core.training.launch import ACCELERATE_CONFIG_NAME
+from modelforge_core.cli_machines import join_commands
+from modelforge_core.training.launch import ACCELERATE_CONFIG_NAME, free_port
 from modelforge_core.training.row_record import RECORD_ROWS_ENV, read_train_rows
 
 from jobs_helpers import progress_at_least, run_to_end, wait_for_event, wait_for_status
@@ -87,3 +91,30 @@ def test_stop_ends_both_processes_with_a_checkpoint_that_resumes(services, make_
     messages = [e.get("message", "") for e in resumed_events]
     assert any(m.startswith("Resuming from checkpoint-") for m in messages)
     assert len(models.list_models()) == 1
+
+
+def test_two_machines_on_one_host_train_one_job_machine_0_records_it(services, make_config, monkeypatch):
+    """Machine 0 is the queue's job; machine 1 joins with the command machine 0 prints (both on localhost here)."""
+    training, models, _ = services
+    monkeypatch.setenv(RECORD_ROWS_ENV, "1")
+    config = _two_process_config(make_config, num_processes=1, num_machines=2, main_process_ip="127.0.0.1",
+                                 main_process_port=free_port())
+    job = training.submit(config)
+    command = join_commands(job)
+    assert command == [f"python -m modelforge_core train --job {job['id']} --machine-rank 1"]
+    machine_1 = subprocess.Popen([sys.executable, *command[0].split()[1:]], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, env=dict(os.environ))
+    try:
+        run_to_end(training, job["id"], timeout=600)
+        output, _ = machine_1.communicate(timeout=300)
+    finally:
+        machine_1.kill()
+    job = training.get_job(job["id"])
+    assert job["status"] == "completed", (job, Path(job["run_dir"], "worker.log").read_text()[-3000:], output[-3000:])
+    assert machine_1.returncode == 0, output[-3000:]
+    assert f"Machine 1 of 2: joining job {job['id']} at 127.0.0.1" in output
+    run_dir = Path(job["run_dir"])
+    rank0, rank1 = read_train_rows(run_dir / "train_rows.rank0.jsonl"), read_train_rows(run_dir / "train_rows.rank1.jsonl")
+    assert rank0 and rank1 and not set(rank0) & set(rank1)
+    assert len(models.list_models()) == 1
+    assert sorted(p.name for p in Path(training.settings.models_dir).iterdir()) == [job["id"]], "machine 1 left nothing"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+
+SHARED_RUN_DIR_ENV = "MODELFORGE_SHARED_RUN_DIR"  # set by `train --job` when the run folder is machine 0's
 
 
 def resolve_precision(config: Any) -> tuple[bool, bool, str | None]:
@@ -67,7 +70,8 @@ def distributed_training_kwargs(config: Any) -> dict:
     """What several processes change in the training arguments (nothing for one).
 
     No GPU: each process trains on the CPU over gloo (``use_cpu``). Several machines: each keeps its
-    own checkpoints (``save_on_each_node``), so that each can resume without a shared disk. FSDP does
+    own checkpoints (``save_on_each_node``), so that each can resume without a shared disk; a machine
+whose run folder is machine 0's own (a shared disk, ``MODELFORGE_SHARED_RUN_DIR=1``) leaves them to it. FSDP does
     the activation checkpointing itself (its config says so), so the trainer's own is turned off.
     """
     import torch
@@ -77,7 +81,7 @@ def distributed_training_kwargs(config: Any) -> dict:
     kwargs: dict = {}
     if not torch.cuda.is_available():
         kwargs["use_cpu"] = True
-    if config.num_machines > 1:
+    if config.num_machines > 1 and os.environ.get(SHARED_RUN_DIR_ENV) != "1":
         kwargs["save_on_each_node"] = True
     if config.distributed == "fsdp":
         kwargs["gradient_checkpointing"] = False

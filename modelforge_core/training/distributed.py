@@ -30,11 +30,6 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
-def is_local_main_process() -> bool:
-    """The first process on this machine: the one that writes what each machine keeps of its own."""
-    return local_rank() == 0
-
-
 def _process_group_ready() -> bool:
     if world_size() == 1:
         return False

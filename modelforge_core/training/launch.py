@@ -106,8 +106,10 @@ def accelerate_config(config, place: MachinePlace, port: int, has_cuda: bool) ->
 
 
 def write_accelerate_config(config, run_root: Path, place: MachinePlace, port: int, has_cuda: bool) -> Path:
-    """Write ``accelerate_config.yaml`` into the run folder (under a staging name, then renamed)."""
-    path = Path(run_root) / ACCELERATE_CONFIG_NAME
+    """Write ``accelerate_config.yaml`` into the run folder (under a staging name, then renamed); machines 1..M-1
+    write ``accelerate_config.machine<R>.yaml``, as they may share machine 0's run folder."""
+    name = ACCELERATE_CONFIG_NAME if place.machine_rank == 0 else f"accelerate_config.machine{place.machine_rank}.yaml"
+    path = Path(run_root) / name
     header = (
         "# Written by ModelForge for this job; `accelerate launch --config_file` reads it.\n"
         + ("" if has_cuda else "# No GPU here: accelerate starts the processes, and each trains on the CPU (gloo).\n")

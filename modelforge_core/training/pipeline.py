@@ -29,7 +29,7 @@ from ..strategies.lora import count_parameters
 from ..strategies.strategy_factory import StrategyFactory
 from ..strategies.training_args import resolve_precision
 from .callbacks import EventCallback
-from .distributed import is_local_main_process, is_main_process, rank, wait_for_everyone
+from .distributed import is_main_process, rank, wait_for_everyone
 from .events import EventLog
 from .job_clock import JobClock
 from .launch import SHARDED_METHODS
@@ -260,9 +260,8 @@ def _save_model(trainer: Any, tokenizer: Any, config: TrainingConfig, output_dir
         shutil.rmtree(staging, ignore_errors=True)
     wait_for_everyone()
     if not is_main_process():
-        trainer.save_model(str(staging))
-        if is_local_main_process():  # the first process of another machine: its copy is not the model
-            shutil.rmtree(staging, ignore_errors=True)
+        trainer.save_model(str(staging))  # written only by the first process of another machine: not the model
+        shutil.rmtree(staging, ignore_errors=True)
         return
     try:
         trainer.save_model(str(staging))
