@@ -379,3 +379,28 @@ def test_a_model_card_comes_in_its_front_matter_and_its_body(services, settings)
     assert models.model_card(model["id"]) is None, "no README.md, no card"
     (folder / "README.md").write_text(card, encoding="utf-8")
     assert models.model_card("digits").body.startswith("# digits")
+
+
+def test_the_several_gpu_fields_show_only_with_more_than_one_gpu_and_reach_the_config():
+    from ui.finetune_form import config_to_form_values, device_fields, values_to_config_dict
+
+    assert device_fields(1) == () and device_fields(0) == ()
+    assert [f.name for f in device_fields(2)] == ["num_processes", "gpu_ids", "distributed"]
+    assert dict(zip(["num_processes", "gpu_ids", "distributed"], [f.kind for f in device_fields(2)])) == {
+        "num_processes": "int", "gpu_ids": "text", "distributed": "dropdown"}
+    data = values_to_config_dict({"num_processes": 2.0, "gpu_ids": "0, 1", "distributed": "fsdp"})
+    assert data == {"num_processes": 2, "gpu_ids": [0, 1], "distributed": "fsdp"}
+    assert config_to_form_values({"gpu_ids": [0, 1]}) == {"gpu_ids": "0, 1"}
+    assert config_to_form_values({"gpu_ids": None}) == {"gpu_ids": ""}
+    with pytest.raises(ConfigurationError, match="'0, one' is not a list of GPU numbers"):
+        values_to_config_dict({"gpu_ids": "0, one"})
+
+
+def test_the_live_load_says_which_job_holds_which_gpu():
+    from ui.hardware_tab import live_markdown
+
+    reading = {"gpus": [{"index": i, "memory_used_gb": 1.0, "memory_total_gb": 48.0, "utilization_percent": 90} for i in (0, 1)],
+               "cpu_percent": 12, "ram_used_gb": 8, "ram_total_gb": 64}
+    text = live_markdown(reading, {"1": "ab12cd34ef56"})
+    assert "GPU 0: 1.0 / 48.0 GB, 90% busy, free for training" in text
+    assert "GPU 1: 1.0 / 48.0 GB, 90% busy, training job `ab12cd34ef56`" in text

@@ -114,6 +114,29 @@ ADVANCED_FIELDS = (
     form_field("fp16", "fp16"),
     form_field("output_name", "Name of the fine-tuned model"),
 )
+# Shown only on a machine with more than one GPU (see device_fields): how many, which, and how they share the work.
+DEVICE_FIELDS = (
+    form_field("num_processes", "GPUs for this job"),
+    form_field("gpu_ids", "Which GPUs (e.g. 0, 1; empty: the first free)"),
+    form_field("distributed", "How the GPUs share the work"),
+)
+
+
+def device_fields(gpu_count: int) -> tuple[FormField, ...]:
+    """The several-GPU fields where they can act (more than one GPU), else none."""
+    return DEVICE_FIELDS if gpu_count > 1 else ()
+
+
+def parse_gpu_ids(text: str) -> list[int]:
+    """ "0, 1" -> [0, 1]; ConfigurationError in words for anything but GPU numbers."""
+    parts = [part.strip() for part in str(text).split(",") if part.strip()]
+    if not all(part.isdigit() for part in parts):
+        raise ConfigurationError(
+            f"Which GPUs: '{text}' is not a list of GPU numbers.", "Write their numbers from the Hardware tab, e.g. 0, 1."
+        )
+    return [int(part) for part in parts]
+
+
 # Labels of the strategies' own settings (TrainingStrategy.settings): the form shows a strategy's under
 # "Method settings" only while it is picked. A setting without a label here is labelled from its name.
 METHOD_LABELS = {
@@ -144,7 +167,7 @@ def without_other_methods_settings(values: dict[str, Any], strategy_settings: di
     return {name: value for name, value in values.items() if name not in others}
 
 
-CLEARABLE_FIELDS = ("output_name", "target_modules", "column_mapping", "replacements", "stratify_by")
+CLEARABLE_FIELDS = ("output_name", "target_modules", "column_mapping", "replacements", "stratify_by", "gpu_ids")
 # JSON objects typed as text: field -> (its name in an error, what it maps to what, an example)
 JSON_MAP_FIELDS = {
     "column_mapping": ("Column mapping", "column names to field names", '{"question": "instruction"}'),
@@ -178,6 +201,8 @@ def values_to_config_dict(values: dict[str, Any]) -> dict[str, Any]:
             value = parse_mapping(value, *JSON_MAP_FIELDS[name])
         elif name == "eval_steps" and int(value) == 0:
             continue
+        elif name == "gpu_ids":
+            value = parse_gpu_ids(value)
         elif name == "target_modules" and value.strip() != "all-linear":
             value = [part.strip() for part in value.split(",") if part.strip()]
         elif name in TrainingConfig.model_fields and config_kind(name)[0] == "int":
@@ -192,8 +217,8 @@ def config_to_form_values(config: dict[str, Any]) -> dict[str, Any]:
     for name, value in config.items():
         if name in JSON_MAP_FIELDS:
             value = json.dumps(value) if value else ""
-        elif name == "target_modules" and isinstance(value, list):
-            value = ", ".join(value)
+        elif name in ("target_modules", "gpu_ids") and isinstance(value, list):
+            value = ", ".join(str(part) for part in value)
         elif name == "eval_steps" and value is None:
             value = 0
         elif value is None:

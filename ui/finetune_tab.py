@@ -20,6 +20,7 @@ from .finetune_form import (
     build_config,
     config_to_form_values,
     default_value,
+    device_fields,
     help_text,
     method_fields,
     parse_mapping,
@@ -74,6 +75,7 @@ class FinetuneTab:
                     for field in BASIC_FIELDS:
                         self.form[field.name] = _component(field, default_value(field.name, defaults))
                 self._method_settings(defaults)
+                self._device_settings(defaults)
                 with gr.Accordion("Advanced settings", open=False):
                     self.form["compute_specs"] = gr.Dropdown(
                         ["cpu", "low_end", "mid_range", "high_end"], value=ctx.machine.compute_profile, label="Compute profile",
@@ -126,6 +128,18 @@ class FinetuneTab:
             with gr.Row():
                 for field in self.method_fields:
                     self.form[field.name] = _component(field, default_value(field.name, defaults), visible=field.name in shown)
+
+    def _device_settings(self, defaults: dict) -> None:
+        """How many GPUs, which, and the distributed method: only on a machine with more than one GPU."""
+        pool = self.ctx.training.pool  # the GPUs the queue hands out (within the app's CUDA_VISIBLE_DEVICES)
+        fields = device_fields(len(pool.gpus))
+        if not fields:
+            return
+        gpus = ", ".join(pool.gpus)
+        with gr.Accordion(f"Several GPUs (this machine: GPU {gpus})", open=False, elem_id="mf-device-settings"):
+            with gr.Row():
+                for field in fields:
+                    self.form[field.name] = _component(field, default_value(field.name, defaults))
 
     def show_method_settings(self, strategy: str | None):
         """The accordion and fields of ``strategy``'s own settings, the others hidden."""

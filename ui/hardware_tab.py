@@ -61,11 +61,13 @@ def access_markdown(access: dict) -> str:
     return f"**Access**: {access['description']}."
 
 
-def live_markdown(reading: dict) -> str:
-    """Current load: each GPU's memory and utilization, else CPU and RAM."""
+def live_markdown(reading: dict, holders: dict[str, str] | None = None) -> str:
+    """Current load: each GPU's memory and utilization and the training job holding it, else CPU and RAM."""
+    holders = holders or {}
     if reading["gpus"]:
         return "\n".join(
             f"- GPU {g['index']}: {g['memory_used_gb']} / {g['memory_total_gb']} GB, {g.get('utilization_percent', '?')}% busy"
+            + (f", training job `{holders[str(g['index'])]}`" if str(g["index"]) in holders else ", free for training")
             for g in reading["gpus"]
         ) + f"\n- CPU {reading['cpu_percent']}%, RAM {reading['ram_used_gb']} / {reading['ram_total_gb']} GB"
     return f"- CPU {reading['cpu_percent']}% busy\n- RAM {reading['ram_used_gb']} / {reading['ram_total_gb']} GB in use"
@@ -173,7 +175,7 @@ class HardwareTab:
         return hardware_markdown(session.machine)
 
     def live_reading(self) -> str:
-        return live_markdown(self.ctx.hardware.live())
+        return live_markdown(self.ctx.hardware.live(), self.ctx.training.device_holders())
 
     def recommendations(self, task: str, session: SessionHardware) -> list[dict]:
         """The models for ``task`` that fit the session's machine (computed once per reading)."""

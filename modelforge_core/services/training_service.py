@@ -1,4 +1,4 @@
-"""``TrainingService``: submit, follow, stop and resume training jobs; one job at a time, the rest queued.
+"""``TrainingService``: submit, follow, stop and resume training jobs; each runs on the devices it asks for, the rest queued.
 
 Jobs run in worker processes (``modelforge_core.worker``). All state lives in the database and the
 run folder, so the app, the CLI and tests can watch the same job. ``dispatch()`` advances the queue
