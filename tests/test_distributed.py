@@ -118,3 +118,25 @@ def test_two_machines_on_one_host_train_one_job_machine_0_records_it(services, m
     assert rank0 and rank1 and not set(rank0) & set(rank1)
     assert len(models.list_models()) == 1
     assert sorted(p.name for p in Path(training.settings.models_dir).iterdir()) == [job["id"]], "machine 1 left nothing"
+
+
+@pytest.mark.parametrize("method, kind", [("ddp", "MULTI_GPU"), ("fsdp", "FSDP"), ("deepspeed-zero3", "DEEPSPEED")])
+def test_the_generated_accelerate_config_is_what_accelerate_reads(tmp_path, method, kind):
+    """accelerate's own loader reads the file the studio writes, with the method, the machines and the ranks."""
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    from modelforge_core.schemas import TrainingConfig
+    from modelforge_core.training.launch import MachinePlace, write_accelerate_config
+
+    config = TrainingConfig(model_name="m", dataset="d.jsonl", num_processes=4, distributed=method, num_machines=2,
+                            main_process_ip="10.0.0.1", bf16=True, gradient_accumulation_steps=3)
+    path = write_accelerate_config(config, tmp_path, MachinePlace(machine_rank=1), 29511, has_cuda=True)
+    assert path.name == "accelerate_config.machine1.yaml"
+    loaded = load_config_from_file(str(path))
+    assert str(loaded.distributed_type).endswith(kind)
+    assert (loaded.num_processes, loaded.num_machines, loaded.machine_rank) == (8, 2, 1)
+    assert (loaded.main_process_ip, loaded.main_process_port, str(loaded.mixed_precision)) == ("10.0.0.1", 29511, "bf16")
+    if method == "fsdp":
+        assert loaded.fsdp_config["fsdp_version"] == 2 and loaded.fsdp_config["fsdp_state_dict_type"] == "FULL_STATE_DICT"
+    if method == "deepspeed-zero3":
+        assert loaded.deepspeed_config["zero_stage"] == 3 and loaded.deepspeed_config["gradient_accumulation_steps"] == 3

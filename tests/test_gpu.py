@@ -104,3 +104,32 @@ def test_unsloth_dpo_step(services, make_config, samples, smollm):
     ))
     assert model["provider"] == "unsloth"
     assert "reward_margin" in model["metrics"], model["metrics"]
+
+
+def test_the_studios_worker_trains_through_accelerate_launch_on_the_gpus(services, make_config):
+    """A real run through ``accelerate launch`` on the GPUs there are (up to 2; one is enough): the studio's generated
+    accelerate config, its worker on each GPU, one model registered. Its worker.log is printed (pytest -rA)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import torch
+
+    from modelforge_core.schemas import TrainingConfig
+    from modelforge_core.training.launch import accelerate_command, worker_environment
+
+    training, models, db = services
+    gpus = min(torch.cuda.device_count(), 2)
+    config = TrainingConfig.model_validate(make_config(num_processes=gpus, bf16=True, max_steps=30, eval_steps=30))
+    run_dir = training.settings.runs_dir / "accelerate-gpu"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(config.model_dump_json(), encoding="utf-8")
+    job = db.create_job(job_id="acceleragpu1", config=config.to_json_dict(), run_dir=str(run_dir), status="running")
+    command = accelerate_command(job["id"], config, run_dir, has_cuda=True)
+    environment = {**os.environ, **worker_environment(config, True), "MODELFORGE_HOME": str(training.settings.home)}
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600, check=False)
+    print(Path(run_dir / "accelerate_config.yaml").read_text(), done.stdout[-4000:], done.stderr[-4000:], sep="\n")
+    job = db.get_job(job["id"])
+    assert done.returncode == 0 and job["status"] == "completed", job
+    model = models.get_model(job["model_id"])
+    assert model["metrics"]["eval_loss"] < model["metrics"]["initial_eval_loss"], model["metrics"]

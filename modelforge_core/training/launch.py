@@ -132,12 +132,22 @@ def worker_command(job_id: str, config, run_root: Path, place: MachinePlace | No
 
     ``run_dir_arg``: the worker is told its run folder (a machine other than machine 0, whose run folder is its own).
     """
-    worker = ["-m", "modelforge_core.worker", job_id] + (["--run-dir", str(run_root)] if run_dir_arg else [])
     if not is_distributed(config):
-        return [sys.executable, *worker]
+        return [sys.executable, *_worker_module(job_id, run_root, run_dir_arg)]
+    return accelerate_command(job_id, config, run_root, place, has_cuda, run_dir_arg)
+
+
+def _worker_module(job_id: str, run_root: Path, run_dir_arg: bool) -> list[str]:
+    return ["-m", "modelforge_core.worker", job_id] + (["--run-dir", str(run_root)] if run_dir_arg else [])
+
+
+def accelerate_command(job_id: str, config, run_root: Path, place: MachinePlace | None = None, has_cuda: bool = False,
+                       run_dir_arg: bool = False) -> list[str]:
+    """``accelerate launch`` of the worker with the job's generated config (any number of processes, one too)."""
     place = place or MachinePlace()
     port = place.main_process_port or config.main_process_port
     if port is None:
         port = free_port() if config.num_machines == 1 else DEFAULT_MAIN_PROCESS_PORT
     config_file = write_accelerate_config(config, run_root, place, port, has_cuda)
+    worker = _worker_module(job_id, run_root, run_dir_arg)
     return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_file), *worker]
