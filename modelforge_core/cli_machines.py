@@ -74,11 +74,11 @@ def print_join_commands(job: dict, database_url: str) -> None:
 def join_job(args: argparse.Namespace) -> int:
     """Start this machine's processes of a job machine 0 started; returns their exit code."""
     from .database.database_manager import DatabaseManager
+    from .files import write_text_atomic
     from .hardware.detection import nvidia_gpus
     from .schemas import TrainingConfig
     from .settings import get_settings
-    from .strategies.training_args import SHARED_RUN_DIR_ENV
-    from .training.launch import MachinePlace, worker_command, worker_environment
+    from .training.launch import worker_command, worker_environment
     from .training.run_files import RunFiles
 
     settings = get_settings().ensure_dirs()
@@ -97,15 +97,9 @@ def join_job(args: argparse.Namespace) -> int:
     shared = Path(job["run_dir"]).is_dir()  # a disk shared with machine 0: its run folder is this machine's too
     run = RunFiles(Path(job["run_dir"]) if shared else settings.runs_dir / args.job)
     if not shared:
-        run.root.mkdir(parents=True, exist_ok=True)
-        staging = run.root / "config.json.partial"
-        staging.write_text(config.model_dump_json(indent=2), encoding="utf-8")
-        staging.replace(run.config)
+        write_text_atomic(run.config, config.model_dump_json(indent=2))
     has_cuda = bool(nvidia_gpus()[0])
-    place = MachinePlace(args.machine_rank, config.main_process_ip, config.main_process_port)
-    command = worker_command(args.job, config, run.root, place, has_cuda=has_cuda, run_dir_arg=True)
+    command = worker_command(args.job, config, run.root, args.machine_rank, has_cuda=has_cuda, run_dir_arg=True)
     print(f"Machine {args.machine_rank} of {config.num_machines}: joining job {args.job} at {config.main_process_ip}.")
-    environment = {**os.environ, **worker_environment(config, has_cuda), "MODELFORGE_HOME": str(settings.home)}
-    if shared:
-        environment[SHARED_RUN_DIR_ENV] = "1"
+    environment = {**os.environ, **worker_environment(config, has_cuda, shared), "MODELFORGE_HOME": str(settings.home)}
     return subprocess.run(command, env=environment, check=False).returncode

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from .exceptions import ModelAccessError
+from .files import write_text_atomic
 from .hub_ids import looks_like_hub_id
 from .model_kinds import ModelKind
 from .schemas.tasks import task_facts
@@ -30,21 +29,6 @@ STRATEGY_TEXT = {
             "scored by the rewards named in the config, and the policy moves towards the better ones.",
 }
 NOT_HYPERPARAMETERS = ("model_name", "dataset", "task", "strategy", "provider", "column_mapping", "output_name")
-
-
-def _atomic_write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def is_hub_id(value: str) -> bool:
@@ -210,7 +194,7 @@ def write_model_card(folder: Path, **fields: Any) -> Path:
     ``fields`` are render_model_card's keyword arguments. Raises OSError when the folder cannot be written.
     """
     folder = Path(folder)
-    return _atomic_write(folder / "README.md", render_model_card(folder, **fields))
+    return write_text_atomic(folder / "README.md", render_model_card(folder, **fields))
 
 
 def hyperparameters_of(config: dict) -> dict:
@@ -247,7 +231,7 @@ def write_card_from_metadata(folder: Path, metadata: dict | None = None, *, mode
 def write_model_metadata(folder: Path, metadata: dict) -> Path:
     """Write ``folder/modelforge.json`` (pretty JSON) atomically; raises OSError when it cannot."""
     text = json.dumps(metadata, indent=2, ensure_ascii=False, default=str) + "\n"
-    return _atomic_write(Path(folder) / METADATA_FILE, text)
+    return write_text_atomic(Path(folder) / METADATA_FILE, text)
 
 
 def read_model_metadata(folder: Path) -> dict:

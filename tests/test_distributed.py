@@ -126,11 +126,11 @@ def test_the_generated_accelerate_config_is_what_accelerate_reads(tmp_path, meth
     from accelerate.commands.config.config_args import load_config_from_file
 
     from modelforge_core.schemas import TrainingConfig
-    from modelforge_core.training.launch import MachinePlace, write_accelerate_config
+    from modelforge_core.training.launch import write_accelerate_config
 
     config = TrainingConfig(model_name="m", dataset="d.jsonl", num_processes=4, distributed=method, num_machines=2,
                             main_process_ip="10.0.0.1", bf16=True, gradient_accumulation_steps=3)
-    path = write_accelerate_config(config, tmp_path, MachinePlace(machine_rank=1), 29511, has_cuda=True)
+    path = write_accelerate_config(config, tmp_path, 1, 29511, has_cuda=True)
     assert path.name == "accelerate_config.machine1.yaml"
     loaded = load_config_from_file(str(path))
     assert str(loaded.distributed_type).endswith(kind)

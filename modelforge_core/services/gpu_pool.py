@@ -16,6 +16,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..files import write_text_atomic
+
 CPU_PLACE = "cpu"
 DEVICES_FILE = "devices.json"
 
@@ -84,9 +86,7 @@ class GpuPool:
 
 
 def write_places(run_root: Path, host: str, places: tuple[str, ...]) -> None:
-    staging = Path(run_root) / (DEVICES_FILE + ".partial")
-    staging.write_text(json.dumps({"host": host, "places": list(places)}), encoding="utf-8")
-    staging.replace(Path(run_root) / DEVICES_FILE)
+    write_text_atomic(Path(run_root) / DEVICES_FILE, json.dumps({"host": host, "places": list(places)}))
 
 
 def read_places(run_root: Path) -> dict | None:
@@ -97,6 +97,6 @@ def read_places(run_root: Path) -> dict | None:
 
 
 def holder_words(places: tuple[str, ...] | list[str], held: dict[str, str]) -> str:
-    """e.g. "GPU 0 is training job ab12, GPU 1 job cd34"."""
+    """e.g. "GPU 0 is held by job ab12; GPU 1 is held by job cd34"."""
     parts = [f"{'GPU ' + place if place != CPU_PLACE else 'the CPU'} is held by job {held[place]}" for place in places if place in held]
     return "; ".join(parts)

@@ -273,17 +273,19 @@ class TrainingService:
             for job in self.db.list_jobs(["queued"]):
                 if Path(job["run_dir"]).resolve().parent != own_runs:
                     continue
-                places = self._places_for(job, held)
+                config, places = self._places_for(job, held)
                 if places is None:
                     return
                 if places and self.db.transition_job(job["id"], ["queued"], "running", started_at=_now()):
                     self._waiting_said.pop(job["id"], None)
                     write_places(Path(job["run_dir"]), self.pool.host, places)
                     held.update(dict.fromkeys(places, job["id"]))
-                    self._start_worker(job, places)
+                    self._start_worker(job, config, places)
 
-    def _places_for(self, job: dict, held: dict[str, str]) -> tuple[str, ...] | None:
-        """The devices to start ``job`` on now; None while they are held (said once in its log); () when it failed."""
+    def _places_for(self, job: dict, held: dict[str, str]) -> tuple[TrainingConfig | None, tuple[str, ...] | None]:
+        """(the job's config, the devices to start it on now): None while they are held (said once in its log),
+        () when it failed."""
+        config = None
         try:
             config = TrainingConfig.model_validate(job["config"])
             places = self.pool.choose(config, held)
@@ -293,23 +295,22 @@ class TrainingService:
                 EventLog(RunFiles(Path(job["run_dir"])).events).write(
                     "end", status="failed", error={"error": "ConfigurationError", "message": str(exc)}
                 )
-            return ()
+            return config, ()
         if places is None:
             wanted = self.pool.places_for(config) or self.pool.places
             words = f"Waiting for free devices: {holder_words(wanted, held)}." if held else ""
             if words and self._waiting_said.get(job["id"]) != words:
                 self._waiting_said[job["id"]] = words
                 EventLog(RunFiles(Path(job["run_dir"])).events).log(words)
-        return places
+        return config, places
 
     def device_holders(self) -> dict[str, str]:
         """This machine's devices ("0", "1", ... or "cpu") held by running jobs: device -> job id."""
         return self.pool.held_by(self.db.list_jobs(ACTIVE_JOB_STATES))
 
-    def _start_worker(self, job: dict, places: tuple[str, ...]) -> None:
+    def _start_worker(self, job: dict, config: TrainingConfig, places: tuple[str, ...]) -> None:
         run = RunFiles(Path(job["run_dir"]))
         try:
-            config = TrainingConfig.model_validate(job["config"])
             command = worker_command(job["id"], config, run.root, has_cuda=bool(self.pool.gpus))
             environment = {**self.pool.environment(places), **worker_environment(config, bool(self.pool.gpus))}
             process, create_time = spawn_worker(job["id"], run.log, self.settings, command, environment)

@@ -6,8 +6,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-SHARED_RUN_DIR_ENV = "MODELFORGE_SHARED_RUN_DIR"  # set by `train --job` when the run folder is machine 0's
-
 
 def resolve_precision(config: Any) -> tuple[bool, bool, str | None]:
     """(bf16, fp16, note): mixed precision only on a GPU that supports it; the note says what changed."""
@@ -71,10 +69,12 @@ def distributed_training_kwargs(config: Any) -> dict:
 
     No GPU: each process trains on the CPU over gloo (``use_cpu``). Several machines: each keeps its
     own checkpoints (``save_on_each_node``), so that each can resume without a shared disk; a machine
-whose run folder is machine 0's own (a shared disk, ``MODELFORGE_SHARED_RUN_DIR=1``) leaves them to it. FSDP does
-    the activation checkpointing itself (its config says so), so the trainer's own is turned off.
+    that uses machine 0's run folder (a shared disk, ``SHARED_RUN_DIR_ENV``) leaves them to it. FSDP
+    does the activation checkpointing itself (its config says so), so the trainer's own is turned off.
     """
     import torch
+
+    from ..training.launch import SHARED_RUN_DIR_ENV
 
     if config.world_size == 1:
         return {}

@@ -12,24 +12,17 @@ from __future__ import annotations
 
 import socket
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from ..files import write_text_atomic
+
 ACCELERATE_CONFIG_NAME = "accelerate_config.yaml"
 DEFAULT_MAIN_PROCESS_PORT = 29500
 SHARDED_METHODS = ("fsdp", "deepspeed-zero3")  # the weights themselves are divided among the processes
+SHARED_RUN_DIR_ENV = "MODELFORGE_SHARED_RUN_DIR"  # "1": this machine (not machine 0) uses machine 0's run folder
 DISTRIBUTED_TYPES = {"ddp": "MULTI_GPU", "fsdp": "FSDP", "deepspeed-zero2": "DEEPSPEED", "deepspeed-zero3": "DEEPSPEED"}
-
-
-@dataclass(frozen=True)
-class MachinePlace:
-    """Which machine of the job this is, and where the processes meet."""
-
-    machine_rank: int = 0
-    main_process_ip: str | None = None
-    main_process_port: int | None = None
 
 
 def is_distributed(config) -> bool:
@@ -78,16 +71,16 @@ def _deepspeed_config(config) -> dict:
     return settings
 
 
-def accelerate_config(config, place: MachinePlace, port: int, has_cuda: bool) -> dict:
-    """The accelerate config file's fields for ``config`` on the machine at ``place``."""
+def accelerate_config(config, machine_rank: int, port: int, has_cuda: bool) -> dict:
+    """The accelerate config file's fields for ``config`` on machine ``machine_rank``."""
     fields = {
         "compute_environment": "LOCAL_MACHINE",
         "distributed_type": DISTRIBUTED_TYPES[config.distributed],
         "mixed_precision": _mixed_precision(config, has_cuda),
         "num_machines": config.num_machines,
         "num_processes": config.world_size,
-        "machine_rank": place.machine_rank,
-        "main_process_ip": place.main_process_ip or config.main_process_ip or "127.0.0.1",
+        "machine_rank": machine_rank,
+        "main_process_ip": config.main_process_ip or "127.0.0.1",
         "main_process_port": port,
         "rdzv_backend": "static",
         "same_network": True,
@@ -105,28 +98,32 @@ def accelerate_config(config, place: MachinePlace, port: int, has_cuda: bool) ->
     return fields
 
 
-def write_accelerate_config(config, run_root: Path, place: MachinePlace, port: int, has_cuda: bool) -> Path:
-    """Write ``accelerate_config.yaml`` into the run folder (under a staging name, then renamed); machines 1..M-1
-    write ``accelerate_config.machine<R>.yaml``, as they may share machine 0's run folder."""
-    name = ACCELERATE_CONFIG_NAME if place.machine_rank == 0 else f"accelerate_config.machine{place.machine_rank}.yaml"
-    path = Path(run_root) / name
+def write_accelerate_config(config, run_root: Path, machine_rank: int, port: int, has_cuda: bool) -> Path:
+    """Write ``accelerate_config.yaml`` into the run folder; machines 1..M-1 write ``accelerate_config.machine<R>.yaml``,
+    as they may share machine 0's run folder."""
+    name = ACCELERATE_CONFIG_NAME if machine_rank == 0 else f"accelerate_config.machine{machine_rank}.yaml"
     header = (
         "# Written by ModelForge for this job; `accelerate launch --config_file` reads it.\n"
         + ("" if has_cuda else "# No GPU here: accelerate starts the processes, and each trains on the CPU (gloo).\n")
     )
-    staging = path.with_name(path.name + ".partial")
-    staging.write_text(header + yaml.safe_dump(accelerate_config(config, place, port, has_cuda), sort_keys=False), encoding="utf-8")
-    staging.replace(path)
-    return path
+    fields = accelerate_config(config, machine_rank, port, has_cuda)
+    return write_text_atomic(Path(run_root) / name, header + yaml.safe_dump(fields, sort_keys=False))
 
 
-def worker_environment(config, has_cuda: bool) -> dict[str, str]:
-    """What the processes of a CPU job need in their environment: the plain "cpu" device (accelerate would say
-    "cpu:0", which torch.load cannot map a resumed optimizer state to)."""
-    return {"ACCELERATE_TORCH_DEVICE": "cpu"} if is_distributed(config) and not has_cuda else {}
+def worker_environment(config, has_cuda: bool, shared_run_dir: bool = False) -> dict[str, str]:
+    """What the job's processes need in their environment beyond the app's.
+
+    A CPU job: the plain "cpu" device (accelerate would say "cpu:0", which torch.load cannot map a resumed
+    optimizer state to). ``shared_run_dir``: this machine uses machine 0's run folder, so it keeps no
+    checkpoints of its own (see ``strategies/training_args.distributed_training_kwargs``).
+    """
+    environment = {"ACCELERATE_TORCH_DEVICE": "cpu"} if is_distributed(config) and not has_cuda else {}
+    if shared_run_dir:
+        environment[SHARED_RUN_DIR_ENV] = "1"
+    return environment
 
 
-def worker_command(job_id: str, config, run_root: Path, place: MachinePlace | None = None, has_cuda: bool = False,
+def worker_command(job_id: str, config, run_root: Path, machine_rank: int = 0, has_cuda: bool = False,
                    run_dir_arg: bool = False) -> list[str]:
     """The command that runs the job's worker on this machine (all its processes).
 
@@ -134,20 +131,19 @@ def worker_command(job_id: str, config, run_root: Path, place: MachinePlace | No
     """
     if not is_distributed(config):
         return [sys.executable, *_worker_module(job_id, run_root, run_dir_arg)]
-    return accelerate_command(job_id, config, run_root, place, has_cuda, run_dir_arg)
+    return accelerate_command(job_id, config, run_root, machine_rank, has_cuda, run_dir_arg)
 
 
 def _worker_module(job_id: str, run_root: Path, run_dir_arg: bool) -> list[str]:
     return ["-m", "modelforge_core.worker", job_id] + (["--run-dir", str(run_root)] if run_dir_arg else [])
 
 
-def accelerate_command(job_id: str, config, run_root: Path, place: MachinePlace | None = None, has_cuda: bool = False,
+def accelerate_command(job_id: str, config, run_root: Path, machine_rank: int = 0, has_cuda: bool = False,
                        run_dir_arg: bool = False) -> list[str]:
     """``accelerate launch`` of the worker with the job's generated config (any number of processes, one too)."""
-    place = place or MachinePlace()
-    port = place.main_process_port or config.main_process_port
+    port = config.main_process_port
     if port is None:
         port = free_port() if config.num_machines == 1 else DEFAULT_MAIN_PROCESS_PORT
-    config_file = write_accelerate_config(config, run_root, place, port, has_cuda)
+    config_file = write_accelerate_config(config, run_root, machine_rank, port, has_cuda)
     worker = _worker_module(job_id, run_root, run_dir_arg)
     return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config_file), *worker]
