@@ -40,8 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     jobs_sub = jobs.add_subparsers(dest="action", required=True)
     jobs_list = jobs_sub.add_parser("list")
     jobs_list.add_argument("--json", action="store_true")
-    for name in ("show", "follow", "resume"):
+    for name in ("show", "follow"):
         jobs_sub.add_parser(name).add_argument("job_id")
+    resume = jobs_sub.add_parser("resume")
+    resume.add_argument("job_id")
+    resume.add_argument("--num-processes", type=int, help="Resume on this many processes instead of the job's own (ddp, fsdp).")
     stop = jobs_sub.add_parser("stop")
     stop.add_argument("job_id")
     stop.add_argument("--force", action="store_true", help="Kill at once; keeps only the last periodic checkpoint.")
@@ -158,7 +161,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         job = service.stop(args.job_id, force=args.force)
         print(f"Job {job['id']}: {job['status']}")
     elif args.action == "resume":
-        job = service.resume(args.job_id)
+        job = service.resume(args.job_id, num_processes=args.num_processes)
         print(f"Job {job['id']} queued to resume.")
         return follow_job(service, job["id"])
     return EXIT_OK

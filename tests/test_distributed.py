@@ -83,13 +83,19 @@ def test_stop_ends_both_processes_with_a_checkpoint_that_resumes(services, make_
     assert stopped["status"] == "stopped", (stopped, Path(stopped["run_dir"], "worker.log").read_text()[-3000:])
     _, alive = psutil.wait_procs(workers + [launcher], timeout=180)  # the job is recorded stopped as they exit
     assert not alive, f"still running after the stop: {[p.cmdline() for p in alive]}"
-    checkpoint = training.resume(job["id"])
-    assert checkpoint["status"] in ("queued", "running")
+    stopped_at = training.get_job(job["id"])["current_step"]
+    # DDP's checkpoint is whole: it resumes on another number of processes (here one, the quicker test)
+    checkpoint = training.resume(job["id"], num_processes=1)
+    assert checkpoint["status"] in ("queued", "running") and checkpoint["config"]["num_processes"] == 1
     resumed_events = run_to_end(training, job["id"], timeout=600)
     job = training.get_job(job["id"])
     assert job["status"] == "completed", (job, Path(job["run_dir"], "worker.log").read_text()[-3000:])
-    messages = [e.get("message", "") for e in resumed_events]
-    assert any(m.startswith("Resuming from checkpoint-") for m in messages)
+    start = next(i for i, e in enumerate(resumed_events) if e.get("message", "").startswith("Resuming from checkpoint-"))
+    assert resumed_events[start]["message"].endswith(" on 1 process"), resumed_events[start]
+    after = resumed_events[start:]
+    assert not any("Training on 2 processes" in e.get("message", "") for e in after)
+    progress = [e["step"] for e in after if e.get("type") == "progress"]
+    assert progress and progress[-1] == 150 and min(progress) >= stopped_at - 1, "it went on from the checkpoint"
     assert len(models.list_models()) == 1
 
 

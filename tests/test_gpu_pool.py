@@ -13,7 +13,7 @@ import pytest
 
 from modelforge_core.exceptions import ConfigurationError
 from modelforge_core.schemas import TrainingConfig
-from modelforge_core.services.distributed_check import check_distributed
+from modelforge_core.services.distributed_check import check_distributed, resized_config
 from modelforge_core.services.gpu_pool import GpuPool, read_places
 from modelforge_core.services.training_service import TrainingService
 
@@ -48,6 +48,22 @@ def test_the_pool_gives_free_gpus_in_order_and_waits_when_they_are_held():
     # a machine without GPUs runs one job at a time
     cpu = GpuPool.from_machine({"gpus": []}, environ={})
     assert cpu.choose(_config(num_processes=2), {}) == ("cpu",) and cpu.choose(_config(), {"cpu": "a"}) is None
+
+
+def test_a_job_resumes_on_another_number_of_processes_where_its_checkpoint_allows_it():
+    assert resized_config(_config(num_processes=2), 1).num_processes == 1, "DDP checkpoints are whole"
+    named = resized_config(_config(gpu_ids=[0, 1]), 3)
+    assert named.num_processes == 3 and named.gpu_ids is None, "the pool picks the GPUs again"
+    fsdp = _config(num_processes=2, distributed="fsdp")
+    assert resized_config(fsdp, 4).num_processes == 4, "FSDP checkpoints are saved whole (FULL_STATE_DICT)"
+    with pytest.raises(ConfigurationError, match="read back by FSDP") as info:
+        resized_config(fsdp, 1)
+    assert "2 or more" in info.value.hint
+    with pytest.raises(ConfigurationError, match="split among the 2 processes that wrote it") as info:
+        resized_config(_config(num_processes=2, distributed="deepspeed-zero3"), 4)
+    assert "num_processes 2" in info.value.hint
+    with pytest.raises(ConfigurationError, match="trains on 2 machines"):
+        resized_config(_config(num_machines=2, main_process_ip="10.0.0.2"), 2)
 
 
 def test_more_processes_or_other_gpus_than_the_machine_has_are_refused_in_words():

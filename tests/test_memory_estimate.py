@@ -14,7 +14,7 @@ from modelforge_core.hardware.model_shape import model_shape
 from modelforge_core.hardware.oom import is_out_of_memory, out_of_memory_error
 from modelforge_core.hardware.profiles import PROFILES
 from modelforge_core.schemas import TrainingConfig
-from modelforge_core.services.hardware_service import HardwareService, reference_machine
+from modelforge_core.services.hardware_service import HardwareService, given_machine, reference_machine
 
 # The estimate is within this share of the peak measured on the demo models (bench/RESULTS.md).
 TOLERANCE = 0.30
@@ -94,6 +94,39 @@ def test_recommendations_scale_with_the_machine(tmp_path):
     assert max(sizes["low_end"]) < 4e9 and max(sizes["mid_range"]) < 8e9
     assert max(sizes["high_end"]) >= 7e9, "16 GB trains a 7-8B model in 4-bit"
     assert max(sizes["cpu"]) <= max(sizes["low_end"]) <= max(sizes["mid_range"]) <= max(sizes["high_end"])
+
+
+def _gpus_machine(count: int, memory_gb: float = 23.99) -> dict:
+    """A recorded workstation with ``count`` RTX 4090s (24 GB each), as detect() reports the fields read here."""
+    machine = given_machine("cuda", memory_gb)
+    machine["gpus"] = [{"index": i, "name": "NVIDIA GeForce RTX 4090", "memory_total_gb": memory_gb} for i in range(count)]
+    machine["torch"] = {**machine["torch"], "cuda_devices": count}
+    return machine
+
+
+def test_recommendations_shard_a_model_too_large_for_one_gpu_over_several(tmp_path):
+    from modelforge_core.hardware.recommendations import recommendation_config
+    from ui.hardware_tab import recommendations_frame
+
+    service = HardwareService(tmp_path)
+    big = "Qwen/Qwen2.5-14B-Instruct"
+    one = next(i for i in service.recommendations("text-generation", _gpus_machine(1)) if i["model_id"] == big)
+    assert [f["strategy"] for f in one["fits_with"]] == ["qlora"], "on one 24 GB GPU, 14B trains in 4-bit only"
+
+    two = _gpus_machine(2)
+    items = service.recommendations("text-generation", two)
+    item = next(i for i in items if i["model_id"] == big)
+    assert item["strategy"] == "sft" and item["settings"]["num_processes"] == 2 and item["settings"]["distributed"] == "fsdp"
+    config = recommendation_config(big, "text-generation", item["settings"], dataset="x.jsonl")
+    sharded = service.estimate(config, two)
+    assert sharded["verdict"] == "fits" and sharded["peak_gb"] == item["peak_gb"] <= 24
+    assert service.estimate(config.model_copy(update={"num_processes": 1}), two)["verdict"] != "fits"
+    # a model that fits one GPU keeps one GPU (the others stay free for other jobs)
+    small = next(i for i in items if i["model_id"] == "meta-llama/Llama-3.1-8B-Instruct")
+    assert "num_processes" not in small["settings"] and small["strategy"] == "sft"
+    frame = recommendations_frame(items)
+    row = frame[frame["model"].str.contains("14B")].iloc[0]
+    assert row["strategy"] == "sft on 2 GPUs (fsdp)" and "qlora 4-bit" in row["also fits with"]
 
 
 def test_every_catalog_model_builds_for_its_task():

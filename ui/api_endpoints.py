@@ -49,8 +49,9 @@ def register_api_endpoints(ctx: UIContext) -> None:
         return job_status(ctx.training.stop(job_id))
 
     @in_words
-    def resume_job(job_id: str) -> dict:
-        return job_status(ctx.training.resume(job_id))
+    def resume_job(job_id: str, num_processes: int | None = None) -> dict:
+        """Resume a stopped job; ``num_processes`` resumes it on that many processes (ddp, fsdp)."""
+        return job_status(ctx.training.resume(job_id, num_processes=num_processes))
 
     def list_jobs() -> list[dict]:
         return [job_status(job) for job in ctx.training.list_jobs()]

@@ -104,16 +104,22 @@ def recommendation_form_values(
     return values
 
 
+def fit_label(fit: dict) -> str:
+    """'sft', 'dpo 4-bit', 'sft on 2 GPUs (fsdp)': a strategy and what makes it fit."""
+    label = fit["strategy"] + (" 4-bit" if fit["use_4bit"] else "")
+    return label + (f" on {fit['gpus']} GPUs ({fit['distributed']})" if fit.get("gpus", 1) > 1 else "")
+
+
 def recommendations_frame(items: list[dict]) -> pd.DataFrame:
-    """One row per recommended model."""
+    """One row per recommended model; its peak is per GPU where it trains on several."""
     rows = [
         {
             "model": model_label(item),
             "parameters": item["params_label"],
-            "strategy": item["strategy"] + (" (4-bit)" if item["settings"]["use_4bit"] else ""),
+            "strategy": fit_label(next(f for f in item["fits_with"] if f["strategy"] == item["strategy"])),
             "batch": item["settings"]["per_device_train_batch_size"],
             "est. peak GB": round(item["peak_gb"], 2),
-            "also fits with": ", ".join(f["strategy"] + (" 4-bit" if f["use_4bit"] else "") for f in item["fits_with"] if f["strategy"] != item["strategy"]),
+            "also fits with": ", ".join(fit_label(f) for f in item["fits_with"] if f["strategy"] != item["strategy"]),
             "note": item["note"],
         }
         for item in items
@@ -157,7 +163,7 @@ class HardwareTab:
                 self.timer = gr.Timer(LIVE_INTERVAL_S)
         gr.Markdown(
             "### What this machine can train\nModels that fit here by the memory estimate, with the strategy that makes them fit "
-            "(largest first). Pick one and carry it into the Finetune tab with its settings."
+            "(largest first; with several GPUs, a model too large for one is sharded over all of them, and its peak is per GPU). Pick one and carry it into the Finetune tab with its settings."
         )
         with gr.Row():
             self.task = gr.Dropdown([(facts.label, task.value) for task, facts in TASK_TABLE.items()], value="text-generation", label="Task", scale=1)

@@ -84,8 +84,29 @@ def _with_strategy(settings: dict, strategy: str, four_bit: bool) -> dict:
     return {**settings, "strategy": strategy, "use_4bit": four_bit or strategy == "qlora"}
 
 
+# Strategies whose every model FSDP can shard (RLHF's reward model is not: it trains on one device or with DDP).
+SHARDABLE = frozenset(("sft", "qlora", "dpo", "kto", "orpo", "simpo", "grpo"))
+
+
+def _sharded(settings: dict, gpus: int) -> dict:
+    """The settings on all ``gpus`` GPUs with FSDP (weights, gradients and optimizer state divided among them)."""
+    return {**settings, "num_processes": gpus, "distributed": "fsdp"}
+
+
+def _candidates(base: dict, strategy: str, device: str, demo: bool, gpus: int) -> list[dict]:
+    """Settings to try for ``strategy``, simplest first: 16-bit on one device; 4-bit (DPO, RLHF on CUDA); then,
+    with several GPUs, FSDP over all of them (16-bit, then 4-bit)."""
+    tries = [_with_strategy(base, strategy, False)]
+    four_bit = strategy in ("dpo", "rlhf") and device == "cuda" and not demo
+    if four_bit:
+        tries.append(_with_strategy(base, strategy, True))
+    if device == "cuda" and gpus > 1 and not demo and strategy in SHARDABLE:
+        tries += [_sharded(settings, gpus) for settings in tries]
+    return tries
+
+
 def _recommendation(model_id: str, model_config: dict, task: str, budget: float, base: dict, device: str,
-                    note: str, demo: bool) -> dict | None:
+                    note: str, demo: bool, gpus: int = 1) -> dict | None:
     shape = model_shape(model_config, check_model_serves_task(model_id, model_config, task))
     if device == "cpu" and shape.total_params > CPU_MAX_PARAMS:
         return None
@@ -93,15 +114,18 @@ def _recommendation(model_id: str, model_config: dict, task: str, budget: float,
     for strategy in StrategyFactory.strategies_for(task):
         if strategy == "qlora" and (device != "cuda" or demo):
             continue
-        found = _fitting(model_id, task, shape, _with_strategy(base, strategy, False), device, budget)
-        if found is None and strategy in ("dpo", "rlhf") and device == "cuda" and not demo:
-            found = _fitting(model_id, task, shape, _with_strategy(base, strategy, True), device, budget)
+        found = next(
+            (hit for candidate in _candidates(base, strategy, device, demo, gpus)
+             if (hit := _fitting(model_id, task, shape, candidate, device, budget)) is not None),
+            None,
+        )
         if found is not None:
             settings, estimate = found
             chosen[strategy] = settings
             fits_with.append({
                 "strategy": strategy, "use_4bit": settings["use_4bit"], "batch_size": settings["per_device_train_batch_size"],
-                "peak_gb": estimate["peak_gb"],
+                "peak_gb": estimate["peak_gb"], "gpus": settings.get("num_processes", 1),
+                "distributed": settings.get("distributed") if settings.get("num_processes", 1) > 1 else None,
             })
     primary = next((f for f in fits_with if f["strategy"] in ("sft", "qlora")), None)
     if primary is None:
@@ -121,20 +145,22 @@ def _recommendation(model_id: str, model_config: dict, task: str, budget: float,
 
 
 def recommend(task: str, memory_gb: float, profile: str, device: str, bf16: bool = False,
-              demo_models: list[tuple[str, dict]] = ()) -> list[dict]:
+              demo_models: list[tuple[str, dict]] = (), gpus: int = 1) -> list[dict]:
     """Catalog models for ``task`` that fit ``memory_gb`` on ``device``, largest first, then the demo models.
 
     Each comes with the strategies it fits with (4-bit only where 16-bit weights do not fit, and
     only on CUDA), its parameter count, the estimated peak and the settings that were estimated:
     the profile's defaults, with a smaller batch (and more accumulation) where that makes it fit.
     ``demo_models`` are (path, config.json) of the demo models that serve ``task``: they train
-    offline, with the demo's settings (those of the Finetune tab's first run).
+    offline, with the demo's settings (those of the Finetune tab's first run). With ``gpus`` > 1 (CUDA,
+    ``memory_gb`` then being each GPU's), a model that fits no single GPU is tried with FSDP over all of
+    them, and its peak is per GPU.
     """
     budget = memory_gb * GB
     found = []
     for entry in catalog_for(task):
         item = _recommendation(entry.model_id, entry.config, task, budget, base_settings(profile, device, bf16), device,
-                               entry.note, demo=False)
+                               entry.note, demo=False, gpus=gpus)
         if item is not None:
             found.append(item)
     found.sort(key=lambda item: -item["params"])

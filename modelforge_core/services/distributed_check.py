@@ -72,3 +72,32 @@ def _check_gpus(config, pool: GpuPool) -> None:
             f"This job cannot run here: {wanted}.",
             f"Ask for at most {len(pool.gpus)} processes (one per GPU), and name GPUs from {', '.join(pool.gpus)}.",
         )
+
+
+def resized_config(config, num_processes: int):
+    """``config`` to resume on ``num_processes`` processes instead of its own, where its checkpoint allows it.
+
+    DDP checkpoints hold the whole model and optimizer state (any number of processes reads them); the
+    studio saves FSDP checkpoints whole too (FULL_STATE_DICT), read back by FSDP at any number of processes
+    from 2. DeepSpeed ZeRO splits the optimizer state among the processes that wrote it: refused in words.
+    """
+    if num_processes == config.num_processes:
+        return config
+    if num_processes < 1:
+        raise ConfigurationError(f"num_processes must be 1 or more, not {num_processes}.")
+    keep = f"Resume with num_processes {config.num_processes} (as it was trained), or train again from the start."
+    if config.num_machines > 1:
+        raise ConfigurationError(
+            f"This job trains on {config.num_machines} machines; its number of processes cannot change on resume.", keep
+        )
+    if config.world_size > 1 and config.distributed.startswith("deepspeed"):
+        raise ConfigurationError(
+            f"A {config.distributed} checkpoint is split among the {config.world_size} processes that wrote it: "
+            f"{num_processes} processes cannot read it.", keep,
+        )
+    if config.world_size > 1 and config.distributed == "fsdp" and num_processes == 1:
+        raise ConfigurationError(
+            "An FSDP checkpoint is read back by FSDP: one process would start its optimizer state afresh.",
+            "Resume with num_processes 2 or more, or as it was trained.",
+        )
+    return type(config).model_validate({**config.to_json_dict(), "num_processes": num_processes, "gpu_ids": None})

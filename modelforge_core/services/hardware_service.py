@@ -68,6 +68,16 @@ def training_memory_gb(machine: dict) -> float:
     return machine["ram_total_gb"]
 
 
+def training_gpus(machine: dict) -> tuple[int, float]:
+    """(GPUs torch can train on, the memory of the smallest): on several GPUs a job may get any of them."""
+    if training_device(machine) != "cuda":
+        return 0, 0.0
+    usable = machine.get("gpus", [])[: machine["torch"]["cuda_devices"]]
+    if not usable:  # a machine described by hand: its GPUs are all of the memory it was given
+        return machine["torch"]["cuda_devices"], machine["training_memory_gb"]
+    return len(usable), min(gpu["memory_total_gb"] for gpu in usable)
+
+
 class HardwareService:
     """Detects the machine (cheap: NVML and psutil; torch only where GPUs or MPS may be)."""
 
@@ -179,9 +189,10 @@ class HardwareService:
         if task not in StrategyFactory.tasks():
             raise ConfigurationError(f"Unknown task '{task}'.", f"Pick one of: {', '.join(StrategyFactory.tasks())}.")
         machine = machine or self.detect()
+        gpus, smallest_gb = training_gpus(machine)
         return recommend(
-            task, _budget_gb(machine), machine["compute_profile"], machine["training_device"], machine["torch"]["bf16"],
-            demo_models=self.demo_models(task),
+            task, smallest_gb if gpus > 1 else _budget_gb(machine), machine["compute_profile"], machine["training_device"],
+            machine["torch"]["bf16"], demo_models=self.demo_models(task), gpus=gpus,
         )
 
     def estimate(self, config, machine: dict | None = None, always_suggest: bool = False) -> dict:

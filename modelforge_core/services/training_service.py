@@ -23,6 +23,7 @@ from ..database.database_manager import DatabaseManager
 from ..database.models import ACTIVE_JOB_STATES, FINAL_JOB_STATES
 from ..disk import disk_full_error, is_disk_full
 from ..exceptions import DatabaseError, NotFoundError, TrainingError
+from ..files import write_text_atomic
 from ..hardware.detection import nvidia_gpus
 from ..logging_config import get_logger
 from ..schemas import TrainingConfig
@@ -32,7 +33,7 @@ from ..training.events import EventLog
 from ..training.launch import worker_command, worker_environment
 from ..training.run_files import RunFiles
 from .disk_need import check_disk_space
-from .distributed_check import check_distributed
+from .distributed_check import check_distributed, resized_config
 from .gpu_pool import GpuPool, holder_words, write_places
 from .model_catalog import ModelCatalog
 from .path_access import PathPolicy
@@ -233,8 +234,12 @@ class TrainingService:
                 events.write("end", status="stopped", message="Killed on request; the last periodic checkpoint is kept.")
         return self.get_job(job_id)
 
-    def resume(self, job_id: str) -> dict:
-        """Queue a stopped, interrupted or failed job again; it continues from its last checkpoint."""
+    def resume(self, job_id: str, num_processes: int | None = None) -> dict:
+        """Queue a stopped, interrupted or failed job again; it continues from its last checkpoint.
+
+        ``num_processes``: resume on that many processes (GPUs, or CPU processes) instead of the job's own,
+        where its checkpoint allows it (``resized_config``); the job's config says so from then on.
+        """
         job = self.get_job(job_id)
         run = RunFiles(Path(job["run_dir"]))
         if job["status"] not in RESUMABLE_STATES:
@@ -247,11 +252,25 @@ class TrainingService:
             raise TrainingError(
                 f"Job {job_id} has no checkpoint to resume from.", "Start the training again with the same config."
             )
+        config = None
+        if num_processes is not None:
+            config = resized_config(TrainingConfig.model_validate(job["config"]), num_processes)
+            check_distributed(config, self.pool)
         run.stop_request.unlink(missing_ok=True)
         fields = {"resume": True, "finished_at": None, "error_type": None, "error_message": None, "error_hint": None}
+        earlier = None
+        if config is not None and config.num_processes != job["config"].get("num_processes", 1):
+            # the run folder's copy first, which the worker reads: the job is not queued yet, so none starts on it
+            earlier = run.config.read_text(encoding="utf-8")
+            write_text_atomic(run.config, config.model_dump_json(indent=2))
+            fields["config"] = config.to_json_dict()
         if not self.db.transition_job(job_id, RESUMABLE_STATES, "queued", **fields):
+            if earlier is not None:
+                write_text_atomic(run.config, earlier)
             raise TrainingError(f"Job {job_id} changed state meanwhile; try again.")
-        EventLog(run.events).write("status", status="queued", message=f"Resuming from {checkpoint.name}")
+        count = config.num_processes if "config" in fields else 0
+        on = f" on {count} process{'es' if count > 1 else ''}" if count else ""
+        EventLog(run.events).write("status", status="queued", message=f"Resuming from {checkpoint.name}{on}")
         self.dispatch()
         return self.get_job(job_id)
 
