@@ -404,3 +404,12 @@ def test_the_live_load_says_which_job_holds_which_gpu():
     text = live_markdown(reading, {"1": "ab12cd34ef56"})
     assert "GPU 0: 1.0 / 48.0 GB, 90% busy, free for training" in text
     assert "GPU 1: 1.0 / 48.0 GB, 90% busy, training job `ab12cd34ef56`" in text
+
+
+def test_the_trackers_are_a_multiselect_whose_empty_choice_means_none():
+    field = next(f for f in ADVANCED_FIELDS if f.name == "trackers")
+    assert field.kind == "multiselect" and field.choices == ("tensorboard", "mlflow", "wandb", "trackio")
+    assert default_value("trackers", {}) == ["tensorboard"]
+    assert values_to_config_dict({"trackers": ["tensorboard", "mlflow"]})["trackers"] == ["tensorboard", "mlflow"]
+    assert values_to_config_dict({"trackers": []})["trackers"] == [], "none chosen: the run logs to no tracker"
+    assert config_to_form_values({"trackers": ["wandb"], "tracking_uri": None})["tracking_uri"] == ""

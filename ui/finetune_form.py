@@ -21,7 +21,7 @@ from .errors import error_text
 
 @dataclass(frozen=True)
 class FormField:
-    """One form field: ``kind`` is number, int, slider, checkbox, dropdown or text."""
+    """One form field: ``kind`` is number, int, slider, checkbox, dropdown, multiselect or text."""
 
     name: str
     label: str
@@ -52,12 +52,14 @@ def _config_types(name: str) -> list:
 
 def config_kind(name: str) -> tuple[str, tuple]:
     """(form kind, choices) for a TrainingConfig field, read from its type: bool -> checkbox, int -> int,
-    float -> number, a Literal -> dropdown of its values, anything else -> text."""
+    float -> number, a Literal -> dropdown of its values, a list of a Literal -> multiselect, anything else -> text."""
     types = _config_types(name)
     if len(types) != 1:
         return "text", ()
     if get_origin(types[0]) is Literal:
         return "dropdown", get_args(types[0])
+    if get_origin(types[0]) is list and get_origin(get_args(types[0])[0]) is Literal:
+        return "multiselect", get_args(get_args(types[0])[0])
     return {bool: "checkbox", int: "int", float: "number"}.get(types[0], "text"), ()
 
 
@@ -113,6 +115,9 @@ ADVANCED_FIELDS = (
     form_field("bf16", "bf16"),
     form_field("fp16", "fp16"),
     form_field("output_name", "Name of the fine-tuned model"),
+    form_field("trackers", "Experiment trackers"),
+    form_field("tracking_project", "Tracking project (W&B, trackio) or experiment (MLflow)"),
+    form_field("tracking_uri", "MLflow tracking URI or folder"),
 )
 # Shown only on a machine with more than one GPU (see device_fields): how many, which, and how they share the work.
 DEVICE_FIELDS = (
@@ -167,7 +172,10 @@ def without_other_methods_settings(values: dict[str, Any], strategy_settings: di
     return {name: value for name, value in values.items() if name not in others}
 
 
-CLEARABLE_FIELDS = ("output_name", "target_modules", "column_mapping", "replacements", "stratify_by", "gpu_ids")
+CLEARABLE_FIELDS = (
+    "output_name", "target_modules", "column_mapping", "replacements", "stratify_by", "gpu_ids", "tracking_uri",
+    "tracking_project",
+)
 # JSON objects typed as text: field -> (its name in an error, what it maps to what, an example)
 JSON_MAP_FIELDS = {
     "column_mapping": ("Column mapping", "column names to field names", '{"question": "instruction"}'),
@@ -187,7 +195,7 @@ def default_value(name: str, profile_defaults: dict) -> Any:
         return profile_defaults[name]
     if name == "eval_steps":
         return 0
-    default = TrainingConfig.model_fields[name].default
+    default = TrainingConfig.model_fields[name].get_default(call_default_factory=True)
     return "" if default is None else default
 
 

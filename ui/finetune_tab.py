@@ -42,6 +42,8 @@ def _component(field: FormField, value, visible: bool = True):
         return gr.Checkbox(**common)
     if field.kind == "dropdown":
         return gr.Dropdown(list(field.choices), allow_custom_value=True, **common)
+    if field.kind == "multiselect":
+        return gr.Dropdown(list(field.choices), multiselect=True, **common)
     if field.kind == "slider":
         return gr.Slider(field.minimum, field.maximum, step=field.step, **common)
     if field.kind == "text":

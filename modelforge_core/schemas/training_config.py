@@ -172,6 +172,20 @@ class TrainingConfig(BaseModel):
     )
     output_name: str | None = Field(None, description="Name of the registered model (default: from model and time).")
 
+    # Experiment tracking (see training/tracking.py)
+    trackers: list[Literal["tensorboard", "mlflow", "wandb", "trackio"]] = Field(
+        default_factory=lambda: ["tensorboard"], description="Where the run's losses and metrics are logged: "
+        "tensorboard (in the run folder; `tensorboard --logdir` on the runs folder shows every run), and by name "
+        "mlflow, wandb, trackio (each logs locally when it cannot reach its server). []: none."
+    )
+    tracking_uri: str | None = Field(
+        None, description="MLflow: a tracking server URL, or a folder inside the data folder (default: the data "
+        "folder's mlflow store)."
+    )
+    tracking_project: str | None = Field(
+        None, description="The W&B or trackio project, or the MLflow experiment, the run is logged under (default: modelforge)."
+    )
+
     # Several devices and machines (accelerate launches the processes; see training/launch.py)
     num_processes: int = Field(
         1, ge=1, le=64, description="Processes training this one job on this machine: one per GPU (data parallel), or "
@@ -207,6 +221,11 @@ class TrainingConfig(BaseModel):
         if isinstance(data, dict) and data.get("compute_specs"):
             data = with_profile_defaults(data, cls.input_names)
         return data
+
+    @field_validator("trackers")
+    @classmethod
+    def _unique_trackers(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
 
     @field_validator("output_name")
     @classmethod

@@ -32,6 +32,7 @@ from ..settings import Settings
 from ..training.events import EventLog
 from ..training.launch import worker_command, worker_environment
 from ..training.run_files import RunFiles
+from ..training.trackers import check_trackers
 from .disk_need import check_disk_space
 from .distributed_check import check_distributed, resized_config
 from .gpu_pool import GpuPool, holder_words, write_places
@@ -77,6 +78,7 @@ class TrainingService:
         """The config, checked against providers, strategies, the dataset, the model and this machine's devices."""
         config = validate_run(config, PathPolicy.from_settings(self.settings))
         check_distributed(config, self.pool)
+        check_trackers(config, self.settings.home)
         return config
 
     def submit(self, config: TrainingConfig | dict | str) -> dict:

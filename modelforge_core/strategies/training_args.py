@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..training.trackers import project_name
+
 
 def resolve_precision(config: Any) -> tuple[bool, bool, str | None]:
     """(bf16, fp16, note): mixed precision only on a GPU that supports it; the note says what changed."""
@@ -47,7 +49,9 @@ def common_training_kwargs(config: Any, output_dir: Path, has_eval: bool) -> dic
         "gradient_checkpointing": config.gradient_checkpointing,
         "bf16": bf16,
         "fp16": fp16,
-        "report_to": "none",
+        "report_to": "none",  # the trackers are the studio's guarded callbacks (training/tracking.py)
+        "run_name": config.run_name,
+        "project": project_name(config),
         "disable_tqdm": True,
         "include_num_input_tokens_seen": "non_padding",
         "dataloader_num_workers": 0,

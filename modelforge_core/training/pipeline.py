@@ -24,6 +24,7 @@ from ..providers.provider_factory import ProviderFactory
 from ..providers.quantization import QuantizationFactory
 from ..schemas import TrainingConfig
 from ..schemas.learning_rates import usual_learning_rates
+from ..settings import Settings
 from ..strategies import TrainingStrategy
 from ..strategies.lora import count_parameters
 from ..strategies.strategy_factory import StrategyFactory
@@ -36,6 +37,7 @@ from .launch import SHARDED_METHODS
 from .row_record import record_train_rows_if_asked
 from .run_files import RunFiles
 from .task_metrics import TaskMetricsCallback
+from .tracking import eval_extras, tracker_callbacks
 
 # Task heads trained in full next to LoRA: kept out of 4-bit quantization (and the lm_head, which
 # transformers keeps out anyway).
@@ -128,6 +130,11 @@ def prepare_run(
     task_metrics = TaskMetricsCallback(events, evaluator) if evaluator else None
     if task_metrics:
         callbacks.append(task_metrics)
+    if rank() == 0:
+        callbacks += tracker_callbacks(
+            config, run.root, Settings.from_env().home, events,
+            extra_eval=lambda state: eval_extras(task_metrics, strategy.reports_perplexity, state),
+        )
     trainer = strategy.create_trainer(model, train_data, eval_data, tokenizer, config, callbacks)
     record_train_rows_if_asked(trainer, train_data, run.root / f"train_rows.rank{rank()}.jsonl")
     for note in strategy.notes:
