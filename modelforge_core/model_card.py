@@ -155,6 +155,7 @@ def render_model_card(
     finetuning_type: str = "lora",
     model_path: str | Path | None = None,
     repo_id: str | None = None,
+    oom_recovery: list[dict] | None = None,
 ) -> str:
     """The text of the card for the model saved in ``folder``.
 
@@ -179,13 +180,21 @@ def render_model_card(
             f"## Training strategy\n\n{STRATEGY_TEXT.get(strategy, f'Strategy `{strategy}`.')}\n\n"
             f"- Fine-tuning type: `{finetuning_type}`\n- Provider: `{provider}`"
         ),
-        "## Hyperparameters\n\n" + _table(("Hyperparameter", "Value"), hyperparameters),
+        "## Hyperparameters\n\n" + _table(("Hyperparameter", "Value"), hyperparameters) + _recovery(oom_recovery),
         "## Final metrics\n\n" + (_table(("Metric", "Value"), metrics) if metrics else "No metrics were recorded."),
         "## How to use\n\n" + _usage(location, _model_kind(folder, task), finetuning_type, on_hub=bool(repo_id)),
     ]
     if _model_kind(folder, task) == ModelKind.CAUSAL:
         sections.append("## Serve it\n\n" + _serving(name, base_model, location, finetuning_type, on_hub=bool(repo_id)))
     return "\n\n".join(sections) + "\n"
+
+
+def _recovery(tries: list[dict] | None) -> str:
+    """The out-of-memory tries that led to the hyperparameters above, if any."""
+    if not tries:
+        return ""
+    lines = [f"- {item['what']} ran out; then: {item['change']}." for item in tries]
+    return "\n\nThese are the settings that worked: the run ran out of memory and went on with lighter ones.\n\n" + "\n".join(lines)
 
 
 def write_model_card(folder: Path, **fields: Any) -> Path:
@@ -215,6 +224,7 @@ def card_fields(metadata: dict) -> dict:
         "hyperparameters": hyperparameters_of(config),
         "metrics": metadata.get("metrics") or {},
         "finetuning_type": metadata.get("finetuning_type") or config.get("finetuning_type") or "lora",
+        "oom_recovery": metadata.get("oom_recovery"),
     }
 
 

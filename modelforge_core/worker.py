@@ -23,6 +23,7 @@ from .database.database_manager import DatabaseManager
 from .database.models import ACTIVE_JOB_STATES
 from .disk import disk_full_error, is_disk_full
 from .exceptions import DatabaseError, ModelForgeException, TrainingError
+from .files import write_text_atomic
 from .hardware.oom import is_out_of_memory, out_of_memory_error
 from .logging_config import get_logger, setup_logging
 from .schemas import TrainingConfig
@@ -32,6 +33,7 @@ from .settings import get_settings
 from .training.distributed import is_main_process, rank, world_size
 from .training.events import EventLog, SilentEventLog
 from .training.job_clock import JobClock
+from .training.oom_recovery import train_with_recovery
 from .training.run_files import RunFiles
 
 log = get_logger("worker")
@@ -130,9 +132,17 @@ def run_job(job_id: str, run_dir: Path | None = None) -> int:
 
         if world_size() > 1:
             events.log(f"Training on {world_size()} processes ({config.distributed}); this is the main one.")
-        result = run_training(
-            config, run, events, output_dir, resume=bool(job.get("resume")), on_progress=_progress_writer(db, job_id),
-            clock=JobClock.from_events(events.read_all()),
+
+        def train(config: TrainingConfig, resume: bool, recovered: list[dict]):
+            return run_training(
+                config, run, events, output_dir, resume=resume, on_progress=_progress_writer(db, job_id),
+                clock=JobClock.from_events(events.read_all()), recovered=recovered,
+            )
+
+        result, config, _ = train_with_recovery(
+            config, train, events, resume=bool(job.get("resume")), processes=world_size(),
+            has_checkpoint=lambda: run.last_checkpoint().name if run.last_checkpoint() else None,
+            on_new_config=lambda lighter: _record_config(db, job_id, run, lighter),
         )
     except _StoppedBeforeStart:
         events.write("end", status="stopped", message="Stopped before training started.")
@@ -151,6 +161,13 @@ def run_job(job_id: str, run_dir: Path | None = None) -> int:
         db.transition_job(job_id, ACTIVE_JOB_STATES, "stopped", finished_at=_now())
         return EXIT_OK
     return _register(db, settings, events, job_id, config, result)
+
+
+def _record_config(db: DatabaseManager, job_id: str, run: RunFiles, config: TrainingConfig) -> None:
+    """The job's config from now on (out-of-memory recovery's lighter one): the run folder's copy, which a
+    resume reads, and the job row's."""
+    write_text_atomic(run.config, config.model_dump_json(indent=2))
+    db.update_job(job_id, config=config.to_json_dict())
 
 
 def _follower(job: dict, run: RunFiles, output_dir: Path) -> int:

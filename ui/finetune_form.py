@@ -115,6 +115,8 @@ ADVANCED_FIELDS = (
     form_field("bf16", "bf16"),
     form_field("fp16", "fp16"),
     form_field("output_name", "Name of the fine-tuned model"),
+    form_field("oom_recovery", "On out of memory, try again with lighter settings"),
+    form_field("oom_shorter_length", "... and, last, with half the max length"),
     form_field("trackers", "Experiment trackers"),
     form_field("tracking_project", "Tracking project (W&B, trackio) or experiment (MLflow)"),
     form_field("tracking_uri", "MLflow tracking URI or folder"),

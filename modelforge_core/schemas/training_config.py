@@ -172,6 +172,16 @@ class TrainingConfig(BaseModel):
     )
     output_name: str | None = Field(None, description="Name of the registered model (default: from model and time).")
 
+    # Automatic recovery from out-of-memory (see training/oom_recovery.py)
+    oom_recovery: bool = Field(
+        True, description="On out of memory, go on from the last checkpoint with half the batch and twice the "
+        "gradient accumulation (the same effective batch), then with gradient checkpointing, then (if "
+        "oom_shorter_length) half the max length: up to 3 tries, each said in the log."
+    )
+    oom_shorter_length: bool = Field(
+        False, description="Out-of-memory recovery may halve max_seq_length as its last try (longer rows are cut)."
+    )
+
     # Experiment tracking (see training/tracking.py)
     trackers: list[Literal["tensorboard", "mlflow", "wandb", "trackio"]] = Field(
         default_factory=lambda: ["tensorboard"], description="Where the run's losses and metrics are logged: "

@@ -34,6 +34,7 @@ from .distributed import is_main_process, rank, wait_for_everyone
 from .events import EventLog
 from .job_clock import JobClock
 from .launch import SHARDED_METHODS
+from .oom_recovery import injected_oom_step, oom_injection_callback
 from .row_record import record_train_rows_if_asked
 from .run_files import RunFiles
 from .task_metrics import TaskMetricsCallback
@@ -137,6 +138,8 @@ def prepare_run(
         )
     trainer = strategy.create_trainer(model, train_data, eval_data, tokenizer, config, callbacks)
     record_train_rows_if_asked(trainer, train_data, run.root / f"train_rows.rank{rank()}.jsonl")
+    if injected_oom_step() is not None:  # the test hook of out-of-memory recovery
+        trainer.add_callback(oom_injection_callback(injected_oom_step(), run.root / "oom_injected"))
     for note in strategy.notes:
         events.log(note)
     return PreparedRun(config, strategy, tokenizer, trainer, callback, task_metrics, eval_data is not None, trainable, total)
@@ -151,8 +154,12 @@ def run_training(
     resume: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     clock: JobClock | None = None,
+    recovered: list[dict] | None = None,
 ) -> RunResult:
-    """Train one config end to end; raises ModelForgeException subclasses for user errors."""
+    """Train one config end to end; raises ModelForgeException subclasses for user errors.
+
+    ``recovered``: the out-of-memory tries before this one (``oom_recovery``), kept in the model's metadata and card.
+    """
     started = time.monotonic()
     clock = clock or JobClock()
     checkpoint = _checkpoint_to_resume(run, events) if resume else None
@@ -174,7 +181,8 @@ def run_training(
     metrics.update(prepared.strategy.extra_metrics(trainer))
     metrics.update(trainable_params=prepared.trainable, total_params=prepared.total, runtime_s=round(time.monotonic() - started, 1))
     _phase(events, clock, "saving", "Saving the model")
-    _save_model(trainer, prepared.tokenizer, config, output_dir, metrics, trainable_only=config.finetuning_type == "lora")
+    _save_model(trainer, prepared.tokenizer, config, output_dir, metrics, trainable_only=config.finetuning_type == "lora",
+                recovered=recovered or [])
     return RunResult("completed", metrics, output_dir)
 
 
@@ -256,7 +264,8 @@ def _final_metrics(trainer: Any, train_output: Any, callback: EventCallback, has
     return metrics
 
 
-def _save_model(trainer: Any, tokenizer: Any, config: TrainingConfig, output_dir: Path, metrics: dict, trainable_only: bool) -> None:
+def _save_model(trainer: Any, tokenizer: Any, config: TrainingConfig, output_dir: Path, metrics: dict, trainable_only: bool,
+                recovered: list[dict] = ()) -> None:
     """Write everything into ``<output_dir>.partial`` and rename it into place when complete.
 
     With several processes, all of them take part in ``save_model`` (FSDP and ZeRO-3 gather the weights
@@ -284,6 +293,8 @@ def _save_model(trainer: Any, tokenizer: Any, config: TrainingConfig, output_dir
             "config": config.to_json_dict(),
             "metrics": metrics,
         }
+        if recovered:
+            metadata["oom_recovery"] = list(recovered)
         write_model_metadata(staging, metadata)
         # the card from the same metadata (as a rename rewrites it); its snippet loads the final folder
         write_card_from_metadata(staging, metadata, model_path=output_dir)
