@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Query
 
 from modelforge_core.dependencies import get_dataset_service, get_model_catalog, get_training_service
 from modelforge_core.services.dataset_service import DatasetService
 from modelforge_core.services.job_status import job_status
 from modelforge_core.services.model_catalog import ModelCatalog
+from modelforge_core.services.sweeps import is_sweep
 from modelforge_core.services.training_service import TrainingService
 
 router = APIRouter(prefix="/finetune", tags=["finetune"])
@@ -20,7 +22,13 @@ def start_training(
     config: dict[str, Any] = Body(..., description="A TrainingConfig, e.g. the seed's example JSON."),
     training: TrainingService = Depends(get_training_service),
 ) -> dict:
-    """Validate and queue a training job; answers ``{"job_id": ...}`` at once."""
+    """Validate and queue a training job; answers ``{"job_id": ...}`` at once. A config with a ``sweep``
+    queues one job per combination and answers ``{"job_ids": [...], "compare": the comparison's URL}``."""
+    if is_sweep(config):
+        jobs = training.submit_sweep(config)
+        ids = [job["id"] for job in jobs]
+        return {"job_ids": ids, "names": [job["config"]["output_name"] for job in jobs],
+                "compare": "/api/compare?" + urlencode([("runs", job_id) for job_id in ids])}
     job = training.submit_when_ready(config)
     return {"job_id": job["id"], "status": job["status"], "queue_position": job.get("queue_position")}
 
@@ -56,8 +64,12 @@ def stop(job_id: str, training: TrainingService = Depends(get_training_service))
 
 
 @router.post("/resume/{job_id}")
-def resume(job_id: str, training: TrainingService = Depends(get_training_service)) -> dict:
-    return job_status(training.resume(job_id))
+def resume(
+    job_id: str,
+    num_processes: int | None = Query(None, description="Resume on this many processes instead of the job's own (ddp, fsdp)."),
+    training: TrainingService = Depends(get_training_service),
+) -> dict:
+    return job_status(training.resume(job_id, num_processes=num_processes))
 
 
 @router.get("/jobs")

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from modelforge_core.dependencies import get_export_service, get_model_service, get_playground_service
+from modelforge_core.dependencies import (
+    get_export_service,
+    get_model_service,
+    get_playground_service,
+    get_training_service,
+)
 from modelforge_core.services.export_service import EXPORT_FORMATS, GGUF_TYPES, ExportService
 from modelforge_core.services.model_service import ModelService
 from modelforge_core.services.playground_service import MAX_NEW_TOKENS_CAP, PlaygroundService
+from modelforge_core.services.run_comparison import compare_runs
+from modelforge_core.services.training_service import TrainingService
 
 router = APIRouter(tags=["models"])
 
@@ -39,6 +46,16 @@ class GenerateRequest(BaseModel):
 def list_models(models: ModelService = Depends(get_model_service)) -> list[dict]:
     """Every registered model, newest first; each has its ``id``."""
     return models.list_models()
+
+
+@router.get("/compare")
+def compare(
+    runs: list[str] = Query(..., description="Two or more model names or ids, or job ids: ?runs=A&runs=B"),
+    training: TrainingService = Depends(get_training_service),
+    models: ModelService = Depends(get_model_service),
+) -> dict:
+    """Runs side by side: their curves by step, final metrics and the config fields in which they differ."""
+    return compare_runs(training, models, runs)
 
 
 @router.get("/models/{model_id}")

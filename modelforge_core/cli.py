@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     models_list = models_sub.add_parser("list")
     models_list.add_argument("--json", action="store_true")
     models_sub.add_parser("show").add_argument("model")
+    compare = models_sub.add_parser(
+        "compare", help="Two or more models or jobs side by side: final metrics, config differences (--json: also the curves)."
+    )
+    compare.add_argument("runs", nargs="+", metavar="MODEL_OR_JOB")
+    compare.add_argument("--json", action="store_true")
     delete = models_sub.add_parser("delete")
     delete.add_argument("model")
     delete.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
@@ -125,19 +130,44 @@ def cmd_train(args: argparse.Namespace) -> int:
         return join_job(args)
     if not args.config:
         raise ConfigurationError("train needs --config FILE (or, on machines 1..M-1, --job ID --machine-rank R).")
+    from .services.sweeps import config_dict, is_sweep
+
     service = get_training_service()
     config = args.config
     overrides = launch_overrides(args) | ({"max_steps": args.max_steps} if args.max_steps is not None else {})
-    if overrides:
-        from .schemas import parse_training_config
-
-        config = {**parse_training_config(config).to_json_dict(), **overrides}
+    if overrides or is_sweep(config_dict(config)):
+        config = {**config_dict(config), **overrides}
+    if is_sweep(config):
+        return _train_sweep(service, config, args.detach)
     job = service.submit(config)
     print(f"Job {job['id']} submitted ({job['status']}).")
     print_join_commands(job, service.settings.database_url)
     if args.detach:
         return EXIT_OK
     return follow_job(service, job["id"])
+
+
+def _train_sweep(service, config: dict, detach: bool) -> int:
+    """Queue the sweep's jobs, follow them in turn, then compare them."""
+    jobs = service.submit_sweep(config)
+    ids = [job["id"] for job in jobs]
+    for job in jobs:
+        print(f"Job {job['id']} submitted ({job['status']}): {job['config']['output_name']}.")
+    compare = f"python -m modelforge_core models compare {' '.join(ids)}"
+    if detach:
+        print(f"When they are done: {compare}")
+        return EXIT_OK
+    codes = [follow_job(service, job_id) for job_id in ids]
+    print()
+    print_comparison(compare_runs_here(service, ids))
+    return max(codes)
+
+
+def compare_runs_here(training, refs: list[str]) -> dict:
+    from .dependencies import get_model_service
+    from .services.run_comparison import compare_runs
+
+    return compare_runs(training, get_model_service(), refs)
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -172,6 +202,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     if args.action == "export":
         return cmd_export(args)
+    if args.action == "compare":
+        return cmd_compare(args)
     service = get_model_service()
     if args.action == "list":
         models = service.list_models()
@@ -203,6 +235,32 @@ def cmd_models(args: argparse.Namespace) -> int:
         else:
             print("\n".join(report.summary_lines()))
     return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .dependencies import get_training_service
+
+    result = compare_runs_here(get_training_service(), args.runs)
+    if args.json:
+        print_json(result)
+    else:
+        print_comparison(result)
+    return EXIT_OK
+
+
+def print_comparison(result: dict) -> None:
+    """The runs, their final metrics side by side, and the config fields that differ, as plain tables."""
+    from .services.run_comparison import comparison_table, differences_table
+
+    labels = [run["label"] for run in result["runs"]]
+    print("Runs:")
+    print_table([{"run": run["label"], "kind": run["kind"], "status": run["status"], "job": run["job_id"]}
+                 for run in result["runs"]], ["run", "kind", "status", "job"])
+    print("\nFinal metrics:")
+    print_table([{k: v if k == "metric" or v is None else _fmt(v) for k, v in row.items()} for row in comparison_table(result)],
+                ["metric", *labels])
+    print("\nConfig fields that differ:")
+    print_table(differences_table(result), ["field", *labels])
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

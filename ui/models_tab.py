@@ -1,5 +1,5 @@
 """The Models tab: the registry; a model's details and curves; open in Playground, evaluate, export,
-download the adapter, push to the Hub, rename, delete."""
+download the adapter, push to the Hub, rename, delete; compare runs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pandas as pd
 from modelforge_core.exceptions import ModelForgeException
 from modelforge_core.services.export_service import safe_stem
 
+from .compare_panel import ComparePanel
 from .context import UIContext
 from .errors import WARNING_MARK, error_text
 from .export_panel import ExportPanel, report_markdown
@@ -114,6 +115,8 @@ class ModelsTab:
                 with gr.Row():
                     self.confirm = gr.Checkbox(label="Yes, delete this model and its files", elem_id="mf-models-confirm")
                     self.delete = gr.Button("Delete", variant="stop", elem_id="mf-models-delete")
+            with gr.Tab("Compare", elem_id="mf-models-compare-tab"):
+                self.comparing = ComparePanel(ctx)
         self._wire()
 
     def refreshed(self, selected: str | None = None):

@@ -39,6 +39,7 @@ from .gpu_pool import GpuPool, holder_words, write_places
 from .model_catalog import ModelCatalog
 from .path_access import PathPolicy
 from .run_validation import validate_run
+from .sweeps import expand_sweep
 from .worker_death import describe_worker_end
 from .worker_process import kill_process, process_alive, spawn_worker
 
@@ -80,6 +81,16 @@ class TrainingService:
         check_distributed(config, self.pool)
         check_trackers(config, self.settings.home)
         return config
+
+    def submit_sweep(self, config: dict) -> list[dict]:
+        """Queue one job per combination of the config's ``sweep`` values (``sweeps.expand_sweep``), in order.
+
+        Every combination is checked first: a bad one queues nothing.
+        """
+        if isinstance(config.get("model_name"), str):
+            self.catalog.ensure_ready(config["model_name"])  # a demo model not built yet is built first
+        configs = [self.validate(each) for each in expand_sweep(config)]
+        return [self.submit(each) for each in configs]
 
     def submit(self, config: TrainingConfig | dict | str) -> dict:
         """Validate, create a queued job with its run folder, and start it when the device is free.
