@@ -364,8 +364,9 @@ def read_config_file(path: str | Path) -> Any:
         raise ConfigurationError(f"Config file {path} is not valid JSON: {exc}", "Fix the JSON syntax.") from exc
 
 
-def parse_training_config(data: dict[str, Any] | str | Path) -> TrainingConfig:
-    """Build a config from a dict, a JSON string or a JSON file; raise ConfigurationError in words."""
+def config_data(data: dict[str, Any] | str | Path) -> dict[str, Any]:
+    """A config given as a dict, a JSON string or a JSON file, as a dict (not checked yet); ConfigurationError
+    in words when it is not a JSON object."""
     if isinstance(data, Path) or (isinstance(data, str) and not data.lstrip().startswith("{")):
         data = read_config_file(data)
     elif isinstance(data, str):
@@ -375,6 +376,12 @@ def parse_training_config(data: dict[str, Any] | str | Path) -> TrainingConfig:
             raise ConfigurationError(f"Config is not valid JSON: {exc}", "Fix the JSON syntax.") from exc
     if not isinstance(data, dict):
         raise ConfigurationError("A training config must be a JSON object.", "Wrap the fields in { ... }.")
+    return data
+
+
+def parse_training_config(data: dict[str, Any] | str | Path) -> TrainingConfig:
+    """Build a config from a dict, a JSON string or a JSON file; raise ConfigurationError in words."""
+    data = config_data(data)
     try:
         return TrainingConfig.model_validate(data)
     except ValidationError as exc:

@@ -15,7 +15,7 @@ from typing import Any
 from ..exceptions import ConfigurationError
 from ..names import name_from
 from ..schemas import TrainingConfig, parse_training_config
-from ..schemas.training_config import read_config_file
+from ..schemas.training_config import config_data
 
 MAX_SETTINGS = 2
 MAX_VALUES = 8
@@ -29,18 +29,8 @@ NOT_SWEPT = ("output_name", "dataset", "sweep")  # each job's name is made here;
 
 
 def config_dict(config: dict | str | Path) -> dict:
-    """A config given as a dict, a JSON string or a file, as a dict (the sweep is read before the config is)."""
-    if isinstance(config, dict):
-        return dict(config)
-    if isinstance(config, Path) or not str(config).lstrip().startswith("{"):
-        return read_config_file(config)
-    try:
-        data = json.loads(config)
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(f"Config is not valid JSON: {exc}", "Fix the JSON syntax.") from exc
-    if not isinstance(data, dict):
-        raise ConfigurationError("A training config must be a JSON object.", "Wrap the fields in { ... }.")
-    return data
+    """A config given as a dict, a JSON string or a file, as a dict (its sweep is read before it is checked)."""
+    return dict(config_data(config))
 
 
 def is_sweep(config: Any) -> bool:
