@@ -16,6 +16,7 @@ from modelforge_core.dependencies import (
 from modelforge_core.services.export_service import EXPORT_FORMATS, GGUF_TYPES, ExportService
 from modelforge_core.services.model_service import ModelService
 from modelforge_core.services.playground_service import MAX_NEW_TOKENS_CAP, PlaygroundService
+from modelforge_core.services.rerun import rerun_model
 from modelforge_core.services.run_comparison import compare_runs
 from modelforge_core.services.training_service import TrainingService
 
@@ -67,6 +68,18 @@ def get_model(model_id: str, models: ModelService = Depends(get_model_service)) 
 def delete_model(model_id: str, models: ModelService = Depends(get_model_service)) -> dict:
     """Removes the row and the model's files (only ever inside MODELFORGE_HOME)."""
     return models.delete_model(model_id)
+
+
+@router.post("/models/{model_id}/rerun")
+def rerun(
+    model_id: str,
+    allow_changed_data: bool = Query(False, description="Rerun even though the dataset changed since."),
+    training: TrainingService = Depends(get_training_service),
+    models: ModelService = Depends(get_model_service),
+) -> dict:
+    """Queue the model's run again, exactly; ``notes`` say what differs from the first run (data, packages)."""
+    result = rerun_model(training, models, model_id, allow_changed_data)
+    return {"job_id": result["job"]["id"], "output_name": result["job"]["config"]["output_name"], "notes": result["notes"]}
 
 
 @router.post("/models/{model_id}/export")

@@ -74,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--samples", type=int, default=64, help="Rows to evaluate (generation is slow on a CPU).")
     evaluate.add_argument("--json", action="store_true")
 
+    rerun = sub.add_parser("rerun", help="Queue a registered model's run again, exactly (its config, data and seed).")
+    rerun.add_argument("model", help="Model name or id, or the id of the job that trained it.")
+    rerun.add_argument("--yes", action="store_true", help="Rerun even though the dataset changed since.")
+    rerun.add_argument("--detach", action="store_true", help="Queue and return; follow with `jobs follow ID`.")
+
     info = sub.add_parser("info", help="Providers, strategies and tasks that work here.")
     info.add_argument("--json", action="store_true")
     add_hardware_parsers(sub)
@@ -296,9 +301,28 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_rerun(args: argparse.Namespace) -> int:
+    from .dependencies import get_model_service, get_training_service
+    from .services.rerun import rerun_model
+
+    training = get_training_service()
+    result = rerun_model(training, get_model_service(), args.model, allow_changed_data=args.yes)
+    for note in result["notes"]:
+        print(f"Note: {note}")
+    job = result["job"]
+    print(f"Job {job['id']} submitted ({job['status']}): {result['model']['name']} again, as {job['config']['output_name']}.")
+    if args.detach:
+        return EXIT_OK
+    code = follow_job(training, job["id"])
+    if training.get_job(job["id"])["status"] == "completed":
+        print()
+        print_comparison(compare_runs_here(training, [result["model"]["id"], job["id"]]))
+    return code
+
+
 COMMANDS = {
     "demo": cmd_demo, "train": cmd_train, "jobs": cmd_jobs, "models": cmd_models, "evaluate": cmd_evaluate, "info": cmd_info,
-    "hardware": cmd_hardware, "estimate": cmd_estimate, "data": cmd_data,
+    "hardware": cmd_hardware, "estimate": cmd_estimate, "data": cmd_data, "rerun": cmd_rerun,
 }
 
 

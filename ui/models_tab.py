@@ -12,6 +12,7 @@ import pandas as pd
 
 from modelforge_core.exceptions import ModelForgeException
 from modelforge_core.services.export_service import safe_stem
+from modelforge_core.services.rerun import rerun_model
 
 from .compare_panel import ComparePanel
 from .context import UIContext
@@ -110,6 +111,10 @@ class ModelsTab:
                     self.token = gr.Textbox(label="Hub token (used once, never stored)", type="password", scale=2)
                     self.push = gr.Button("Push to Hub", scale=1)
                 with gr.Row():
+                    self.rerun_anyway = gr.Checkbox(label="even though the data changed", elem_id="mf-models-rerun-anyway",
+                                                    scale=3)
+                    self.rerun = gr.Button("Rerun (the same config, data and seed)", elem_id="mf-models-rerun", scale=1)
+                with gr.Row():
                     self.new_name = gr.Textbox(label="New name", scale=3)
                     self.rename = gr.Button("Rename", scale=1)
                 with gr.Row():
@@ -207,6 +212,16 @@ class ModelsTab:
         ))
         return text, kept, ""
 
+    def do_rerun(self, model_id, anyway, history):
+        def run(name: str) -> str:
+            result = rerun_model(self.ctx.training, self.ctx.models, model_id, allow_changed_data=bool(anyway))
+            job = result["job"]
+            notes = "".join(f"\n\n{WARNING_MARK} {_md(note)}" for note in result["notes"])
+            return (f"Rerun of {name} queued as job `{job['id']}` ({_md(job['config']['output_name'])}). When it is done, "
+                    f"compare the two in Compare.{notes}")
+
+        return self._act(model_id, history, run)
+
     def do_rename(self, model_id, new_name, history):
         text, kept = self._act(model_id, history, lambda name: (
             f"Renamed {name} to **{_md(self.ctx.models.rename_model(model_id, new_name)['name'])}**."
@@ -236,6 +251,7 @@ class ModelsTab:
         self.zip.click(self.do_zip, [self.model, self.messages], [self.zip_file, *result], api_name="download_adapter")
         self.push.click(self.do_push, [self.model, self.repo, self.private, self.token, self.messages], [*result, self.token],
                         api_name="push_to_hub")
+        self.rerun.click(self.do_rerun, [self.model, self.rerun_anyway, self.messages], result, api_name="rerun_model")
         details = [self.metrics, self.curves, self.config, self.card]
         self.rename.click(self.do_rename, [self.model, self.new_name, self.messages], [*result, self.table, self.model],
                           api_name="rename_model").then(self.details, self.model, details)  # the card has the new name

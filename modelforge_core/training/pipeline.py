@@ -35,6 +35,7 @@ from .events import EventLog
 from .job_clock import JobClock
 from .launch import SHARDED_METHODS
 from .oom_recovery import injected_oom_step, oom_injection_callback
+from .reproduce import reproduce_record, write_reproduce_record
 from .row_record import record_train_rows_if_asked
 from .run_files import RunFiles
 from .task_metrics import TaskMetricsCallback
@@ -296,6 +297,7 @@ def _save_model(trainer: Any, tokenizer: Any, config: TrainingConfig, output_dir
         if recovered:
             metadata["oom_recovery"] = list(recovered)
         write_model_metadata(staging, metadata)
+        write_reproduce_record(staging, reproduce_record(config, job_id=output_dir.name))
         # the card from the same metadata (as a rename rewrites it); its snippet loads the final folder
         write_card_from_metadata(staging, metadata, model_path=output_dir)
         staging.rename(output_dir)
