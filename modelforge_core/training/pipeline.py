@@ -39,6 +39,7 @@ from .reproduce import reproduce_record, write_reproduce_record
 from .row_record import record_train_rows_if_asked
 from .run_files import RunFiles
 from .task_metrics import TaskMetricsCallback
+from .timing import estimate_at_start, process_seconds, record_finished
 from .tracking import eval_extras, tracker_callbacks
 
 # Task heads trained in full next to LoRA: kept out of 4-bit quantization (and the lm_head, which
@@ -68,6 +69,7 @@ class PreparedRun:
     has_eval: bool
     trainable: int
     total: int
+    timing: tuple | None = None  # (the run's work, its time estimate), for the record at its end
 
 
 def _phase(events: EventLog, clock: JobClock, phase: str, message: str) -> None:
@@ -143,7 +145,9 @@ def prepare_run(
         trainer.add_callback(oom_injection_callback(injected_oom_step(), run.root / "oom_injected"))
     for note in strategy.notes:
         events.log(note)
-    return PreparedRun(config, strategy, tokenizer, trainer, callback, task_metrics, eval_data is not None, trainable, total)
+    timing = estimate_at_start(config, model_class, train_rows, eval_rows, tokenizer, strategy, events) if rank() == 0 else None
+    return PreparedRun(config, strategy, tokenizer, trainer, callback, task_metrics, eval_data is not None, trainable, total,
+                       timing)
 
 
 def run_training(
@@ -184,6 +188,8 @@ def run_training(
     _phase(events, clock, "saving", "Saving the model")
     _save_model(trainer, prepared.tokenizer, config, output_dir, metrics, trainable_only=config.finetuning_type == "lora",
                 recovered=recovered or [])
+    if checkpoint is None and not recovered:  # a whole run from its start: a clean record of this machine's speed
+        record_finished(prepared.timing, config, trainer, train_output, process_seconds(), events)
     return RunResult("completed", metrics, output_dir)
 
 

@@ -1,0 +1,199 @@
+"""How long a run takes on this machine, before it starts.
+
+The run's work, from the model's shape and the tokens it will see: FLOPs per optimizer step (2 per
+matmul weight per token forward, the attention's share by sequence length; a backward pass twice the
+forward for full fine-tuning, once for LoRA, whose frozen weights need no gradient; one more forward
+with gradient checkpointing; a preference pair is two sequences, DPO and KTO add the reference model's
+forward) and model calls per step (each costs a fixed overhead: kernel launches, Python, the optimizer).
+
+The machine's speed: seconds = ``overhead_s`` x calls + FLOPs / ``flops_per_s``, fitted to this machine's
+earlier runs (their recorded work and time), starting from a short matmul probe and a prior overhead.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# strategy -> (sequences per row, extra forward passes per row: a reference model's, KTO's KL batch)
+SEQUENCES = {"dpo": (2, 1), "kto": (1, 2), "orpo": (2, 0), "simpo": (2, 0), "rlhf": (1, 2), "grpo": (1, 1)}
+ROUGH = {"grpo": "GRPO's generation is not counted", "rlhf": "PPO's generation is not counted"}
+PRIOR_EFFICIENCY = 0.5  # share of the matmul probe's speed a training step reaches
+PRIOR_OVERHEAD_S = {"cpu": 0.01, "cuda": 0.01, "mps": 0.02}  # seconds per model call beyond its FLOPs
+PRIOR_SETUP_S = {"cpu": 12.0, "cuda": 30.0, "mps": 20.0}  # loading, tokenizing, saving: before the first record
+PRIOR_WEIGHT = 0.25  # the prior counts as a quarter of one recorded run
+
+
+@dataclass
+class RunWork:
+    """What one run computes: its optimizer steps, model calls and FLOPs, in training and in evaluation."""
+
+    steps: int
+    train_calls: float  # model calls in the whole training loop
+    train_flops: float
+    evaluations: int
+    eval_calls: float  # model calls in all evaluations together
+    eval_flops: float
+    tokens_per_step: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def matmul_params(shape: Any) -> int:
+    """Weights a token passes through in matmuls: every linear layer and the output layer (vocabulary x hidden)."""
+    return shape.linear_params + shape.vocab_size * shape.hidden_size
+
+
+def forward_flops(shape: Any, tokens: float, length: float) -> float:
+    """FLOPs of one forward pass over ``tokens`` tokens in sequences of about ``length`` tokens."""
+    attention = 2 * shape.num_layers * length * shape.hidden_size  # causal scores and weighted sum
+    return tokens * (2 * matmul_params(shape) + attention)
+
+
+def padded_length(lengths: list[int], batch: int, padding_free: bool, seed: int = 0) -> float:
+    """Tokens per row a batch computes on: the mean length without padding (packing, padding-free), else the
+    expected longest row of ``batch`` random rows (each row is padded to it)."""
+    if not lengths:
+        return 0.0
+    if padding_free or batch <= 1:
+        return sum(lengths) / len(lengths)
+    rng = random.Random(seed)
+    draws = [max(rng.choices(lengths, k=batch)) for _ in range(256)]
+    return sum(draws) / len(draws)
+
+
+def run_work(shape: Any, config: Any, train_lengths: list[int], train_rows: int, eval_lengths: list[int],
+             eval_rows: int) -> RunWork:
+    """The work of ``config``'s run: ``*_lengths`` are tokens per sequence of sampled rows (train and eval),
+    ``*_rows`` how many rows each split has."""
+    sequences, extra_forwards = SEQUENCES.get(config.strategy, (1, 0))
+    world = getattr(config, "world_size", 1)
+    rows_per_step = config.per_device_train_batch_size * config.gradient_accumulation_steps * world
+    steps = config.max_steps if config.max_steps and config.max_steps > 0 else (
+        math.ceil(train_rows / rows_per_step) * math.ceil(config.num_train_epochs))
+    fast = bool(config.packing or config.padding_free)
+    length = padded_length(train_lengths, config.per_device_train_batch_size * sequences, fast, config.seed)
+    backward = 2.0 if config.finetuning_type == "full" else 1.0
+    passes = 1 + backward + (1 if config.gradient_checkpointing else 0) + extra_forwards
+    tokens_per_step = rows_per_step * sequences * length
+    step_flops = forward_flops(shape, tokens_per_step, length) * passes
+    calls_per_step = config.gradient_accumulation_steps * (1 + (1 if extra_forwards else 0))
+
+    evaluations = 0
+    eval_flops = eval_calls = 0.0
+    if eval_rows and eval_lengths:
+        every = config.eval_steps or 0
+        # at step 0 (the base model), then every eval_steps (or each epoch), and a last one at the end
+        evaluations = 1 + (steps // every + (1 if steps % every else 0) if every else math.ceil(config.num_train_epochs))
+        eval_length = padded_length(eval_lengths, config.per_device_eval_batch_size * sequences, False, config.seed)
+        eval_tokens = eval_rows * sequences * eval_length
+        eval_flops = evaluations * forward_flops(shape, eval_tokens, eval_length) * (1 + extra_forwards)
+        eval_calls = evaluations * math.ceil(eval_rows / config.per_device_eval_batch_size) * (1 + (1 if extra_forwards else 0))
+    notes = [f"Rough: {ROUGH[config.strategy]}."] if config.strategy in ROUGH else []
+    return RunWork(steps, steps * calls_per_step / world, step_flops * steps / world, evaluations, eval_calls, eval_flops,
+                   tokens_per_step, notes)
+
+
+@dataclass
+class MachineSpeed:
+    """seconds = overhead_s x model calls + FLOPs / flops_per_s; setup_s before the first step."""
+
+    device: str
+    overhead_s: float
+    flops_per_s: float
+    setup_s: float
+    basis: str
+    runs: int = 0
+
+    @classmethod
+    def prior(cls, device: str, probe_flops_per_s: float) -> MachineSpeed:
+        return cls(device, PRIOR_OVERHEAD_S.get(device, 0.01), probe_flops_per_s * PRIOR_EFFICIENCY,
+                   PRIOR_SETUP_S.get(device, 20.0), "a matmul probe of this machine (no earlier run here yet)")
+
+    @classmethod
+    def fitted(cls, prior: MachineSpeed, records: list[dict]) -> MachineSpeed:
+        """Fit the overhead and the speed to the recorded runs' (calls, FLOPs, seconds), in relative error, with
+        the prior as a light extra observation; the setup time is the recorded runs' median."""
+        observations = []
+        for record in records:
+            for calls, flops, seconds in ((record["train_calls"], record["train_flops"], record["train_s"]),
+                                          (record["eval_calls"], record["eval_flops"], record["eval_s"])):
+                if seconds and seconds > 0 and (calls or flops):
+                    observations.append((calls, flops, seconds, 1.0))
+        if not observations:
+            return prior
+        # the prior's two parameters, as two observations that each one alone explains
+        observations.append((1.0, 0.0, prior.overhead_s, PRIOR_WEIGHT))
+        observations.append((0.0, prior.flops_per_s, 1.0, PRIOR_WEIGHT))
+        overhead, per_flop = _least_squares(observations, (prior.overhead_s, 1 / prior.flops_per_s))
+        setups = sorted(record["setup_s"] for record in records if record.get("setup_s") is not None)
+        setup = setups[len(setups) // 2] if setups else prior.setup_s
+        return cls(prior.device, overhead, 1 / per_flop, setup, f"{len(records)} earlier run{'s' * (len(records) != 1)} on this machine",
+                   len(records))
+
+    def seconds(self, calls: float, flops: float) -> float:
+        return self.overhead_s * calls + flops / self.flops_per_s
+
+
+def _least_squares(observations: list[tuple[float, float, float, float]], start: tuple[float, float]) -> tuple[float, float]:
+    """Non-negative (a, b) minimising the weighted relative error of a*calls + b*flops against seconds."""
+    # normal equations of sum w * ((a c + b f - t) / t)^2
+    saa = sab = sbb = sat = sbt = 0.0
+    for calls, flops, seconds, weight in observations:
+        c, f = calls / seconds, flops / seconds
+        saa += weight * c * c
+        sab += weight * c * f
+        sbb += weight * f * f
+        sat += weight * c
+        sbt += weight * f
+    det = saa * sbb - sab * sab
+    if det > 0:
+        a, b = (sat * sbb - sbt * sab) / det, (saa * sbt - sab * sat) / det
+        if a >= 0 and b > 0:
+            return a, b
+    # one of them at its bound: fit the other alone
+    a_only = sat / saa if saa else start[0]
+    b_only = sbt / sbb if sbb else start[1]
+    loss_a = sum(w * (a_only * c / t - 1) ** 2 for c, f, t, w in observations)
+    loss_b = sum(w * (b_only * f / t - 1) ** 2 for c, f, t, w in observations)
+    return (a_only, start[1] * 1e-6) if loss_a < loss_b else (0.0, b_only)
+
+
+def time_estimate(work: RunWork, speed: MachineSpeed) -> dict:
+    """Seconds per step, for training, for evaluation and in all, with what the speed is based on."""
+    train_s = speed.seconds(work.train_calls, work.train_flops)
+    eval_s = speed.seconds(work.eval_calls, work.eval_flops)
+    total = speed.setup_s + train_s + eval_s
+    return {
+        "per_step_s": round(train_s / work.steps, 4) if work.steps else None,
+        "train_s": round(train_s, 1),
+        "eval_s": round(eval_s, 1),
+        "setup_s": round(speed.setup_s, 1),
+        "total_s": round(total, 1),
+        "steps": work.steps,
+        "evaluations": work.evaluations,
+        "tokens_per_step": round(work.tokens_per_step),
+        "basis": speed.basis,
+        "notes": list(work.notes),
+        "work": work.to_dict(),
+    }
+
+
+def duration_words(seconds: float | None) -> str:
+    """0.05 -> '50 ms', 12.3 -> '12 s', 185 -> '3 min 5 s', 7300 -> '2 h 2 min'."""
+    if seconds is None:
+        return "unknown"
+    seconds = max(0.0, float(seconds))
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"

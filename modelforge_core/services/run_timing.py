@@ -1,0 +1,129 @@
+"""The time estimate of a run on this machine, and what each finished run teaches it.
+
+Each finished run appends its work and its measured times to ``<data folder>/timing/runs.jsonl``; the
+machine's speed (``MachineSpeed``) is fitted to the latest of them, per device. Before any run, a short
+matmul probe (cached in ``timing/probe.json``) gives the prior.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ..files import write_text_atomic
+from ..hardware.time_estimate import MachineSpeed, RunWork, run_work, time_estimate
+
+KEEP_RECORDS = 50  # per device, the latest
+PROBE_SIZE = 512
+
+
+class RunTiming:
+    """The data folder's record of run times, and this machine's speed fitted to it."""
+
+    def __init__(self, home: Path):
+        self.folder = Path(home) / "timing"
+
+    @property
+    def records_file(self) -> Path:
+        return self.folder / "runs.jsonl"
+
+    def records(self, device: str) -> list[dict]:
+        """This device's latest recorded runs (a damaged line is skipped)."""
+        found = []
+        try:
+            lines = self.records_file.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("device") == device:
+                found.append(record)
+        return found[-KEEP_RECORDS:]
+
+    def add(self, record: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self.records_file.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def probe(self, device: str) -> float:
+        """FLOP/s of float32 matmuls on ``device`` (timed once, then remembered with the torch version)."""
+        import torch
+
+        key = f"{device}:{torch.__version__}"
+        path = self.folder / "probe.json"
+        try:
+            known = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            known = {}
+        if key not in known:
+            known[key] = matmul_flops_per_s(device)
+            write_text_atomic(path, json.dumps(known, indent=2))
+        return known[key]
+
+    def speed(self, device: str) -> MachineSpeed:
+        return MachineSpeed.fitted(MachineSpeed.prior(device, self.probe(device)), self.records(device))
+
+    def estimate(self, work: RunWork, device: str) -> dict:
+        return time_estimate(work, self.speed(device))
+
+
+def matmul_flops_per_s(device: str, size: int = PROBE_SIZE, seconds: float = 0.3) -> float:
+    """How fast this device multiplies float32 matrices, over about ``seconds``."""
+    import torch
+
+    target = torch.device("cuda" if device == "cuda" else "mps" if device == "mps" else "cpu")
+    generator = torch.Generator(device=target).manual_seed(0)  # its own: a run's random state stays as seeded
+    a = torch.randn(size, size, device=target, generator=generator)
+    b = torch.randn(size, size, device=target, generator=generator)
+    _sync(target)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds or count < 3:
+        a @ b
+        count += 1
+        if count % 8 == 0:
+            _sync(target)
+    _sync(target)
+    return 2 * size**3 * count / (time.perf_counter() - start)
+
+
+def _sync(device: Any) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def work_for_config(config: Any, shape: Any, train_rows: Any, eval_rows: Any, tokenizer: Any, strategy: Any) -> RunWork:
+    """The run's work from its splits: a sample of each split's rows, tokenized as the strategy does."""
+    from ..data.length_sample import sequence_lengths
+    from ..model_kinds import ModelKind
+
+    seq2seq = shape.kind is ModelKind.SEQ2SEQ
+    train_lengths = sequence_lengths(train_rows, tokenizer, config, strategy, seq2seq)
+    eval_lengths = sequence_lengths(eval_rows, tokenizer, config, strategy, seq2seq) if eval_rows is not None else []
+    return run_work(shape, config, train_lengths, len(train_rows), eval_lengths, len(eval_rows) if eval_rows is not None else 0)
+
+
+def measured_record(device: str, config: Any, work: RunWork, estimate: dict, eval_runtimes: list[float], total_s: float,
+                    train_runtime_s: float) -> dict:
+    """A finished run's record: its work, the seconds it spent training, evaluating and around them, and its estimate.
+
+    ``eval_runtimes``: each evaluation's seconds (the trainer's ``eval_runtime``); the ones during training are
+    inside ``train_runtime_s``, so they are taken out of it.
+    """
+    eval_s = sum(eval_runtimes)
+    train_s = max(train_runtime_s - eval_s, 0.1 * train_runtime_s)
+    return {
+        "time": time.time(), "device": device, "model": config.model_name, "strategy": config.strategy,
+        "train_calls": work.train_calls, "train_flops": work.train_flops, "train_s": round(train_s, 3),
+        "eval_calls": work.eval_calls, "eval_flops": work.eval_flops, "eval_s": round(eval_s, 3),
+        "setup_s": round(max(total_s - train_s - eval_s, 0.0), 3), "total_s": round(total_s, 3),
+        "estimated_total_s": estimate.get("total_s"), "estimate_basis": estimate.get("basis"),
+    }
