@@ -98,6 +98,9 @@ def hardware_text(machine: dict) -> str:
     return "\n".join(lines)
 
 
+NO_DATASET = "(estimate)"  # a config estimated without its data: memory only
+
+
 def _config(args: argparse.Namespace, machine: dict):
     from .exceptions import ConfigurationError
     from .schemas import TrainingConfig, parse_training_config
@@ -107,14 +110,14 @@ def _config(args: argparse.Namespace, machine: dict):
         data = read_config_file(args.config)
         if not isinstance(data, dict):
             raise ConfigurationError("A training config must be a JSON object.", "Wrap the fields in { ... }.")
-        return parse_training_config({"dataset": "(estimate)", **data})
+        return parse_training_config({"dataset": NO_DATASET, **data})
     if not args.model:
         raise ConfigurationError("Give --model (with its settings) or --config.", "e.g. estimate --model Qwen/Qwen2.5-0.5B-Instruct")
     precision = args.precision
     if precision == "auto":
         precision = "fp32" if machine["training_device"] != "cuda" else "bf16" if machine["torch"]["bf16"] else "fp16"
     return TrainingConfig(
-        model_name=args.model, dataset="(estimate)", task=args.task,
+        model_name=args.model, dataset=NO_DATASET, task=args.task,
         strategy="sft" if args.strategy == "full" else args.strategy,
         finetuning_type="full" if args.strategy == "full" else "lora",
         per_device_train_batch_size=args.batch_size, max_seq_length=args.max_seq_length, lora_r=args.lora_r, lora_dropout=args.lora_dropout,
@@ -133,11 +136,29 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     machine = given_machine(args.device, args.memory_gb) if args.device else service.detect()
     config = _config(args, machine)
     result = service.estimate(config, machine)
+    if config.dataset != NO_DATASET and not args.device:  # a run on this machine's data: how long it takes here
+        result["time"] = service.estimate_time(config, machine)
     if args.json:
         print_json(result)
         return 0
     print(estimate_text(config, result))
+    if "time" in result:
+        print(time_text(result["time"]))
     return 0
+
+
+def time_text(estimate: dict) -> str:
+    """The time estimate as lines: in all, per step, evaluation, setup, and what the speed is based on."""
+    from .hardware.time_estimate import duration_words
+
+    lines = [
+        f"time on this machine: about {duration_words(estimate['total_s'])}",
+        f"  {'training':<30}{duration_words(estimate['train_s']):>10} ({duration_words(estimate['per_step_s'])} per step x {estimate['steps']})",
+        f"  {'evaluation':<30}{duration_words(estimate['eval_s']):>10} ({estimate['evaluations']} times)",
+        f"  {'loading and saving':<30}{duration_words(estimate['setup_s']):>10}",
+        f"  speed from {estimate['basis']}",
+    ]
+    return "\n".join(lines + [f"  {note}" for note in estimate.get("notes", [])])
 
 
 def verdict_text(value: str) -> str:

@@ -28,7 +28,7 @@ from .finetune_form import (
     without_other_methods_settings,
 )
 from .hardware_tab import SessionHardware, recommendation_form_values
-from .memory_estimate import estimate_markdown
+from .memory_estimate import estimate_markdown, time_markdown
 from .run_panel import RunPanel, RunSession
 
 PREVIEW_FIELDS = ("dataset", "task", "column_mapping", "strategy", "replacements")  # what the preview reads, in its order
@@ -260,9 +260,18 @@ class FinetuneTab:
             yield "⏳ Estimating the memory this run needs: loading the training libraries and the demo model (first start)…"
         try:
             self.ctx.catalog.ensure_ready(config.model_name)  # the demo model may still be building
-            yield estimate_markdown(self.ctx.hardware.estimate(config, self._machine_report(data)))
+            memory = estimate_markdown(self.ctx.hardware.estimate(config, self._machine_report(data)))
         except ModelForgeException as exc:
             yield error_text(exc, heading="Memory estimate unavailable", mark=False)
+            return
+        yield memory + "\n\n⏳ Estimating the time on this machine…"
+        try:
+            timing = time_markdown(self.ctx.hardware.estimate_time(config, self._machine_report(data)))
+        except ModelForgeException as exc:
+            timing = error_text(exc, heading="Time estimate unavailable", mark=False)
+        except Exception as exc:  # advice next to Start: a failure here never blocks the form
+            timing = f"**Time estimate unavailable:** {type(exc).__name__}: {exc}"
+        yield memory + "\n\n" + timing
 
     def settings_changed(self, data: dict):
         """A new estimate; a pending "start anyway?" question no longer applies."""

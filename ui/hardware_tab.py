@@ -119,12 +119,14 @@ def recommendations_frame(items: list[dict]) -> pd.DataFrame:
             "strategy": fit_label(next(f for f in item["fits_with"] if f["strategy"] == item["strategy"])),
             "batch": item["settings"]["per_device_train_batch_size"],
             "est. peak GB": round(item["peak_gb"], 2),
+            "est. s/step": item.get("step_s"),
             "also fits with": ", ".join(fit_label(f) for f in item["fits_with"] if f["strategy"] != item["strategy"]),
             "note": item["note"],
         }
         for item in items
     ]
-    return pd.DataFrame(rows, columns=["model", "parameters", "strategy", "batch", "est. peak GB", "also fits with", "note"])
+    return pd.DataFrame(rows, columns=["model", "parameters", "strategy", "batch", "est. peak GB", "est. s/step", "also fits with",
+                                       "note"])
 
 
 @dataclass
@@ -163,7 +165,8 @@ class HardwareTab:
                 self.timer = gr.Timer(LIVE_INTERVAL_S)
         gr.Markdown(
             "### What this machine can train\nModels that fit here by the memory estimate, with the strategy that makes them fit "
-            "(largest first; with several GPUs, a model too large for one is sharded over all of them, and its peak is per GPU). Pick one and carry it into the Finetune tab with its settings."
+            "(largest first; with several GPUs, a model too large for one is sharded over all of them, and its peak is per GPU), "
+            "and the seconds one step takes here on full-length rows (the Finetune tab estimates a whole run on your data). Pick one and carry it into the Finetune tab with its settings."
         )
         with gr.Row():
             self.task = gr.Dropdown([(facts.label, task.value) for task, facts in TASK_TABLE.items()], value="text-generation", label="Task", scale=1)
@@ -190,7 +193,7 @@ class HardwareTab:
                 self.ctx.catalog.ensure_demo_models()  # built at app start; listed with the others once there
             except ModelForgeException:
                 pass
-            session.recommended[task] = self.ctx.hardware.recommendations(task, session.machine.report)
+            session.recommended[task] = self.ctx.hardware.recommendations(task, session.machine.report, with_time=True)
         return session.recommended[task]
 
     def recommend(self, task: str, session: SessionHardware):

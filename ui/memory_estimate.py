@@ -1,7 +1,8 @@
-"""The memory estimate shown next to Start, as words."""
+"""The memory and time estimates shown next to Start, as words."""
 
 from __future__ import annotations
 
+from modelforge_core.hardware.time_estimate import duration_words
 from modelforge_core.services.hardware_service import Verdict
 
 LABELS = {
@@ -38,4 +39,17 @@ def estimate_markdown(estimate: dict) -> str:
     if helpful:
         lines.append("To make it fit: " + "; ".join(f"{s['change']} ({_size(s['peak_gb'])})" for s in helpful) + ".")
     lines += [f"⚠️ {warning}" for warning in estimate.get("warnings", [])]
+    return "\n\n".join(lines)
+
+
+def time_markdown(estimate: dict) -> str:
+    """'Time estimate: about 3 min 5 s', its parts, and what the machine's speed is based on."""
+    lines = [
+        f"**Time estimate: about {duration_words(estimate['total_s'])}**",
+        f"<small>{duration_words(estimate['per_step_s'])} per step x {estimate['steps']} steps "
+        f"({duration_words(estimate['train_s'])}), evaluation {duration_words(estimate['eval_s'])} "
+        f"({estimate['evaluations']} times), loading and saving {duration_words(estimate['setup_s'])}; "
+        f"speed from {estimate['basis']}.</small>",
+    ]
+    lines += [f"<small>{note}</small>" for note in estimate.get("notes", [])]
     return "\n\n".join(lines)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ ROUGH = {"grpo": "GRPO's generation is not counted", "rlhf": "PPO's generation i
 PRIOR_EFFICIENCY = 0.5  # share of the matmul probe's speed a training step reaches
 PRIOR_OVERHEAD_S = {"cpu": 0.01, "cuda": 0.01, "mps": 0.02}  # seconds per model call beyond its FLOPs
 PRIOR_SETUP_S = {"cpu": 12.0, "cuda": 30.0, "mps": 20.0}  # loading, tokenizing, saving: before the first record
-PRIOR_WEIGHT = 0.25  # the prior counts as a quarter of one recorded run
+MIN_INDEPENDENCE = 0.01  # below this share the runs' calls and FLOPs move together: only their common scale is fitted
 
 
 @dataclass
@@ -116,8 +117,9 @@ class MachineSpeed:
 
     @classmethod
     def fitted(cls, prior: MachineSpeed, records: list[dict]) -> MachineSpeed:
-        """Fit the overhead and the speed to the recorded runs' (calls, FLOPs, seconds), in relative error, with
-        the prior as a light extra observation; the setup time is the recorded runs' median."""
+        """The prior scaled to the recorded runs' (calls, FLOPs, seconds): first one factor for both parts (the
+        median of measured / prior), then, with three or more observations, the overhead and the speed fitted
+        apart in relative error where the runs differ enough in their mix of the two; setup: the runs' median."""
         observations = []
         for record in records:
             for calls, flops, seconds in ((record["train_calls"], record["train_flops"], record["train_s"]),
@@ -126,10 +128,12 @@ class MachineSpeed:
                     observations.append((calls, flops, seconds, 1.0))
         if not observations:
             return prior
-        # the prior's two parameters, as two observations that each one alone explains
-        observations.append((1.0, 0.0, prior.overhead_s, PRIOR_WEIGHT))
-        observations.append((0.0, prior.flops_per_s, 1.0, PRIOR_WEIGHT))
-        overhead, per_flop = _least_squares(observations, (prior.overhead_s, 1 / prior.flops_per_s))
+        scale = statistics.median(seconds / prior.seconds(calls, flops) for calls, flops, seconds, _ in observations)
+        overhead, per_flop = prior.overhead_s * scale, scale / prior.flops_per_s
+        if len(observations) >= 3:  # enough to tell the overhead from the speed, when the runs' mixes differ
+            both = _least_squares(observations)
+            if both is not None:
+                overhead, per_flop = both
         setups = sorted(record["setup_s"] for record in records if record.get("setup_s") is not None)
         setup = setups[len(setups) // 2] if setups else prior.setup_s
         return cls(prior.device, overhead, 1 / per_flop, setup, f"{len(records)} earlier run{'s' * (len(records) != 1)} on this machine",
@@ -139,10 +143,10 @@ class MachineSpeed:
         return self.overhead_s * calls + flops / self.flops_per_s
 
 
-def _least_squares(observations: list[tuple[float, float, float, float]], start: tuple[float, float]) -> tuple[float, float]:
-    """Non-negative (a, b) minimising the weighted relative error of a*calls + b*flops against seconds."""
-    # normal equations of sum w * ((a c + b f - t) / t)^2
-    saa = sab = sbb = sat = sbt = 0.0
+def _least_squares(observations: list[tuple[float, float, float, float]]) -> tuple[float, float] | None:
+    """Positive (a, b) minimising the weighted relative error of a*calls + b*flops against seconds; None when the
+    observations cannot tell a from b (their calls and FLOPs in one proportion) or the best fit is not positive."""
+    saa = sab = sbb = sat = sbt = 0.0  # normal equations of sum w * ((a c + b f - t) / t)^2
     for calls, flops, seconds, weight in observations:
         c, f = calls / seconds, flops / seconds
         saa += weight * c * c
@@ -151,16 +155,10 @@ def _least_squares(observations: list[tuple[float, float, float, float]], start:
         sat += weight * c
         sbt += weight * f
     det = saa * sbb - sab * sab
-    if det > 0:
-        a, b = (sat * sbb - sbt * sab) / det, (saa * sbt - sab * sat) / det
-        if a >= 0 and b > 0:
-            return a, b
-    # one of them at its bound: fit the other alone
-    a_only = sat / saa if saa else start[0]
-    b_only = sbt / sbb if sbb else start[1]
-    loss_a = sum(w * (a_only * c / t - 1) ** 2 for c, f, t, w in observations)
-    loss_b = sum(w * (b_only * f / t - 1) ** 2 for c, f, t, w in observations)
-    return (a_only, start[1] * 1e-6) if loss_a < loss_b else (0.0, b_only)
+    if saa <= 0 or sbb <= 0 or det <= MIN_INDEPENDENCE * saa * sbb:
+        return None
+    a, b = (sat * sbb - sbt * sab) / det, (saa * sbt - sab * sat) / det
+    return (a, b) if a > 0 and b > 0 else None
 
 
 def time_estimate(work: RunWork, speed: MachineSpeed) -> dict:
@@ -184,7 +182,7 @@ def time_estimate(work: RunWork, speed: MachineSpeed) -> dict:
 
 
 def duration_words(seconds: float | None) -> str:
-    """0.05 -> '50 ms', 12.3 -> '12 s', 185 -> '3 min 5 s', 7300 -> '2 h 2 min'."""
+    """0.05 -> '50 ms', 12.3 -> '12 s', 185 -> '3 min 5 s', 7320 -> '2 h 2 min'."""
     if seconds is None:
         return "unknown"
     seconds = max(0.0, float(seconds))

@@ -23,7 +23,7 @@ from ..hardware.catalog import known_config
 from ..hardware.estimator import GB, TrainingPlan, Verdict, estimate_memory, suggest, verdict
 from ..hardware.model_shape import model_shape
 from ..hardware.profiles import PROFILE_REFERENCE_MEMORY_GB, compute_profile, profile_defaults
-from ..hardware.recommendations import recommend
+from ..hardware.recommendations import recommend, recommendation_config
 from ..model_kinds import ModelKind
 from ..schemas.learning_rates import learning_rate_warning
 from ..settings import Settings
@@ -183,17 +183,34 @@ class HardwareService:
         except ModelAccessError:
             return []
 
-    def recommendations(self, task: str, machine: dict | None = None) -> list[dict]:
+    def recommendations(self, task: str, machine: dict | None = None, with_time: bool = False) -> list[dict]:
         """Models for ``task`` that fit this machine, with their strategy, size and estimated peak;
-        the demo model last (it trains offline)."""
+        the demo model last (it trains offline). ``with_time`` (this machine's own report): each also gets
+        ``step_s``, the seconds of one step at its settings on rows of max_seq_length tokens, here."""
         if task not in StrategyFactory.tasks():
             raise ConfigurationError(f"Unknown task '{task}'.", f"Pick one of: {', '.join(StrategyFactory.tasks())}.")
         machine = machine or self.detect()
         gpus, smallest_gb = training_gpus(machine)
-        return recommend(
+        items = recommend(
             task, smallest_gb if gpus > 1 else _budget_gb(machine), machine["compute_profile"], machine["training_device"],
             machine["torch"]["bf16"], demo_models=self.demo_models(task), gpus=gpus,
         )
+        if with_time:
+            from .run_timing import RunTiming, step_seconds
+
+            speed = RunTiming(self.home).speed(machine["training_device"])
+            for item in items:
+                config = recommendation_config(item["model_id"], task, item["settings"])
+                shape, _, _ = _shape_and_plan(config, machine["training_device"])
+                item["step_s"] = round(step_seconds(shape, config, speed), 3)
+        return items
+
+    def estimate_time(self, config, machine: dict | None = None) -> dict:
+        """How long ``config``'s run takes here: per step, training, evaluation, in all (needs its dataset)."""
+        PathPolicy.from_env().check_dataset(config.dataset)
+        PathPolicy.from_env().check_model(config.model_name)
+        machine = machine or self.detect()
+        return estimate_run_time(self.home, config, machine["training_device"])
 
     def estimate(self, config, machine: dict | None = None, always_suggest: bool = False) -> dict:
         """Will ``config`` (a TrainingConfig) fit here? The estimate, the verdict and changes that would help
@@ -217,6 +234,25 @@ class HardwareService:
         result["suggestions"] = suggest(shape, plan, budget, reward) if wanted else []
         result["warnings"] = [text for text in (learning_rate_warning(config),) if text]
         return result
+
+
+def estimate_run_time(home: Path, config, device: str) -> dict:
+    """How long ``config``'s run takes on this machine (``run_timing``): from its dataset's rows (a sample,
+    tokenized as its strategy does), the model's shape and the machine's speed fitted to its earlier runs."""
+    from ..data.pipeline import load_training_splits
+    from ..providers.provider_factory import ProviderFactory
+    from ..strategies.strategy_factory import StrategyFactory
+    from .run_timing import RunTiming, work_for_config
+
+    shape, _, _ = _shape_and_plan(config, device)
+    splits = load_training_splits(config)
+    provider = ProviderFactory.create(config.provider)
+    tokenizer = provider.load_tokenizer(config.model_name)
+    strategy = StrategyFactory.create(config.strategy, provider=provider, output_dir=Path(home) / "timing")
+    if hasattr(strategy, "kind"):  # a supervised strategy tokenizes by the model's kind (causal, seq2seq, QA)
+        strategy.kind = shape.kind
+    work = work_for_config(config, shape, splits.train, splits.eval, tokenizer, strategy)
+    return RunTiming(home).estimate(work, device)
 
 
 def _budget_gb(machine: dict) -> float:

@@ -111,6 +111,13 @@ def work_for_config(config: Any, shape: Any, train_rows: Any, eval_rows: Any, to
     return run_work(shape, config, train_lengths, len(train_rows), eval_lengths, len(eval_rows) if eval_rows is not None else 0)
 
 
+def step_seconds(shape: Any, config: Any, speed: MachineSpeed) -> float:
+    """Seconds of one optimizer step of ``config`` on rows of max_seq_length tokens (a recommendation's figure)."""
+    one_step = config.model_copy(update={"max_steps": 1})
+    work = run_work(shape, one_step, [config.max_seq_length] * 8, 1, [], 0)
+    return speed.seconds(work.train_calls, work.train_flops)
+
+
 def measured_record(device: str, config: Any, work: RunWork, estimate: dict, eval_runtimes: list[float], total_s: float,
                     train_runtime_s: float) -> dict:
     """A finished run's record: its work, the seconds it spent training, evaluating and around them, and its estimate.

@@ -1,0 +1,135 @@
+"""The time estimate before Start against the run's real wall time, on this machine.
+
+    python -m bench.time_estimate [--quick]
+
+Each case is a real job through the queue and its worker process (imports, loading, tokenizing,
+training, evaluating, saving: what the user waits for). Two rounds on a fresh data folder:
+
+1. **first estimate**: no earlier run on this machine, only the matmul probe and the priors; every
+   case runs once and its measured times are recorded.
+2. **speed known**: each case is estimated again from the *other* cases' records only (leave one
+   out: the machine's speed, not this run's own time), then runs again.
+
+The table gives each round's estimate, the actual seconds and estimate / actual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# (name, model: a demo kind or a recommended model built at real size, dataset kind, TrainingConfig fields)
+CASES = [
+    ("demo SFT 60 steps", "causal", "sft", {"max_steps": 60, "eval_steps": 20, "per_device_train_batch_size": 8}),
+    ("demo DPO 40 steps", "causal", "dpo", {"strategy": "dpo", "max_steps": 40, "eval_steps": 20, "per_device_train_batch_size": 4}),
+    ("demo seq2seq 40 steps", "seq2seq", "summarization",
+     {"task": "summarization", "max_steps": 40, "eval_steps": 20, "per_device_train_batch_size": 8}),
+    ("SmolLM2-135M (real size) LoRA b2 s128, 6 steps", "HuggingFaceTB/SmolLM2-135M-Instruct", "sft",
+     {"max_steps": 6, "eval_steps": 3, "per_device_train_batch_size": 2, "max_seq_length": 128, "eval_split": 0.05}),
+    ("Qwen2.5-0.5B (real size) LoRA b1 s128, 4 steps", "Qwen/Qwen2.5-0.5B-Instruct", "sft",
+     {"max_steps": 4, "eval_steps": 2, "per_device_train_batch_size": 1, "max_seq_length": 128, "eval_split": 0.03}),
+]
+QUICK_CASES = CASES[:2]
+
+
+def _config(models: dict, samples: dict, case: tuple) -> dict:
+    name, model, data, fields = case
+    return {
+        "model_name": models[model], "dataset": samples[data], "task": "text-generation", "strategy": "sft",
+        "eval_split": 0.2, "logging_steps": 5, "save_steps": 1000, "learning_rate": 5e-4, "output_name": "bench",
+        **fields,
+    }
+
+
+def _run(training, config: dict) -> dict:
+    """Queue the job, wait for it, and return the record its worker appended to timing/runs.jsonl."""
+    from modelforge_core.services.run_timing import RunTiming
+
+    timing = RunTiming(training.settings.home)
+    before = len(timing.records("cpu"))
+    job = training.submit(config)
+    for _ in training.follow(job["id"], poll_interval=0.2, timeout=1800):
+        pass
+    job = training.get_job(job["id"])
+    if job["status"] != "completed":
+        raise SystemExit(f"{config['output_name']} ended {job['status']}: {job.get('error_message')}")
+    records = timing.records("cpu")
+    if len(records) <= before:
+        raise SystemExit("the worker recorded no time")
+    return records[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="Two demo cases, to check the script works.")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="mf-time-"))
+    os.environ["MODELFORGE_HOME"] = str(home)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.path.insert(0, str(REPO_ROOT))
+
+    from bench.memory_check import build_real_size
+    from modelforge_core.database.database_manager import DatabaseManager
+    from modelforge_core.demo import build_demo_models
+    from modelforge_core.services.dataset_service import DatasetService
+    from modelforge_core.services.hardware_service import estimate_run_time
+    from modelforge_core.services.training_service import TrainingService
+    from modelforge_core.settings import Settings
+
+    settings = Settings(home=home).ensure_dirs()
+    cases = QUICK_CASES if args.quick else CASES
+    models = dict(build_demo_models(settings))
+    for _, model, _, _ in cases:
+        if "/" in model and model not in models:
+            models[model] = build_real_size(model, home / "real")
+    samples = DatasetService.sample_paths()
+    training = TrainingService(DatabaseManager(settings.database_url), settings)
+    timing_file = home / "timing" / "runs.jsonl"
+    try:
+        first, recorded = [], []
+        for index, case in enumerate(cases):
+            config = _config(models, samples, case) | {"output_name": f"bench-{index}-a"}
+            timing_file.unlink(missing_ok=True)  # round 1: no earlier run; the probe stays
+            estimate = _estimate(estimate_run_time, training, home, config)
+            record = _run(training, config)
+            first.append(estimate)
+            recorded.append(record)
+        rows = []
+        for index, case in enumerate(cases):
+            others = [record for j, record in enumerate(recorded) if j != index]
+            timing_file.write_text("".join(json.dumps(record) + "\n" for record in others), encoding="utf-8")
+            config = _config(models, samples, case) | {"output_name": f"bench-{index}-b"}
+            estimate = _estimate(estimate_run_time, training, home, config)
+            timing_file.write_text("".join(json.dumps(record) + "\n" for record in others), encoding="utf-8")
+            record = _run(training, config)
+            rows.append((case[0], first[index], recorded[index]["total_s"], estimate, record["total_s"]))
+    finally:
+        training.close()
+    print("| case | first estimate s | actual s | first / actual | estimate, speed known s | actual s | estimate / actual |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, first_s, first_actual, known_s, known_actual in rows:
+        print(f"| {name} | {first_s:.1f} | {first_actual:.1f} | {first_s / first_actual:.2f} | {known_s:.1f} | "
+              f"{known_actual:.1f} | {known_s / known_actual:.2f} |")
+    ratios = [known / actual for _, _, _, known, actual in rows]
+    firsts = [first / actual for _, first, actual, _, _ in rows]
+    print(f"\nmedian |error|: first estimate {statistics.median(abs(r - 1) for r in firsts):.0%}, "
+          f"speed known {statistics.median(abs(r - 1) for r in ratios):.0%}; worst speed known {max(abs(r - 1) for r in ratios):.0%}")
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def _estimate(estimate_run_time, training, home: Path, config: dict) -> float:
+    config = training.validate(config)
+    return estimate_run_time(home, config, "cpu")["total_s"]
+
+
+
+if __name__ == "__main__":
+    main()
