@@ -28,17 +28,21 @@ def hardware(service: HardwareService = Depends(get_hardware_service)) -> dict:
 
 
 def estimate(
-    config: dict[str, Any] = Body(..., description="A TrainingConfig; the dataset is not read."),
+    config: dict[str, Any] = Body(..., description="A TrainingConfig; with its dataset, the time is estimated too."),
     service: HardwareService = Depends(get_hardware_service),
     policy: PathPolicy = Depends(get_path_policy),
 ) -> dict:
-    """Peak memory of training this config here: components, verdict, and changes that would make it fit.
+    """Peak memory of training this config here: components, verdict, and changes that would make it fit; with
+    a dataset, ``time``: how long the run takes on this machine (per step, training, evaluation, in all).
 
-    It reads the model's config.json, so a local model folder must be one the path policy allows.
+    It reads the model's config.json (and the dataset), so local paths must be ones the path policy allows.
     """
     parsed = parse_training_config({"dataset": "(estimate)", **config})
     policy.check_model(parsed.model_name)
-    return service.estimate(parsed)
+    result = service.estimate(parsed)
+    if "dataset" in config:
+        result["time"] = service.estimate_time(parsed)
+    return result
 
 
 def recommendations(

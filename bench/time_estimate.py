@@ -32,10 +32,10 @@ CASES = [
     ("demo DPO 40 steps", "causal", "dpo", {"strategy": "dpo", "max_steps": 40, "eval_steps": 20, "per_device_train_batch_size": 4}),
     ("demo seq2seq 40 steps", "seq2seq", "summarization",
      {"task": "summarization", "max_steps": 40, "eval_steps": 20, "per_device_train_batch_size": 8}),
-    ("SmolLM2-135M (real size) LoRA b2 s128, 6 steps", "HuggingFaceTB/SmolLM2-135M-Instruct", "sft",
-     {"max_steps": 6, "eval_steps": 3, "per_device_train_batch_size": 2, "max_seq_length": 128, "eval_split": 0.05}),
-    ("Qwen2.5-0.5B (real size) LoRA b1 s128, 4 steps", "Qwen/Qwen2.5-0.5B-Instruct", "sft",
-     {"max_steps": 4, "eval_steps": 2, "per_device_train_batch_size": 1, "max_seq_length": 128, "eval_split": 0.03}),
+    ("SmolLM2-135M (real size, bf16) LoRA b2 s128, 6 steps", "HuggingFaceTB/SmolLM2-135M-Instruct", "sft",
+     {"max_steps": 6, "eval_steps": 3, "per_device_train_batch_size": 2, "max_seq_length": 128, "eval_split": 0.03}),
+    ("Qwen2.5-0.5B (real size, bf16) LoRA b1 s128, 3 steps", "Qwen/Qwen2.5-0.5B-Instruct", "sft",
+     {"max_steps": 3, "eval_steps": 3, "per_device_train_batch_size": 1, "max_seq_length": 128, "eval_split": 0.02}),
 ]
 QUICK_CASES = CASES[:2]
 

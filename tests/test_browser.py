@@ -273,6 +273,11 @@ def test_a_run_that_will_not_fit_asks_first_and_a_recommendation_carries_into_fi
     page.goto(app.url)
     page.wait_for_selector("#mf-estimate >> text=Memory estimate")
     assert "fits" in page.locator("#mf-estimate").inner_text()
+    # beside Start, with the memory: how long the form's run takes on this machine
+    page.wait_for_selector("#mf-estimate >> text=Time estimate: about", timeout=120_000)
+    steps = page.locator("#mf-max_steps input").first.input_value()
+    timing = page.locator("#mf-estimate").inner_text()
+    assert f"per step x {steps} steps" in timing and "a matmul probe of this machine" in timing, timing
 
     _set_number(page, "mf-per_device_train_batch_size", "200000")
     page.wait_for_selector("#mf-estimate >> text=will not fit")
@@ -290,6 +295,7 @@ def test_a_run_that_will_not_fit_asks_first_and_a_recommendation_carries_into_fi
     open_tab(page, "Hardware")
     page.wait_for_selector("#mf-live >> text=RAM")
     page.wait_for_selector("#mf-recommendations >> text=SmolLM2-135M-Instruct")
+    assert "est. s/step" in page.locator("#mf-recommendations").inner_text()
     first = page.locator("#mf-recommendation input").first.input_value().split(" (")[0]  # "org/name (494M, sft)"
     assert "/" in first, first
     page.screenshot(path=str(tmp_path / "hardware-recommendations.png"), full_page=True)

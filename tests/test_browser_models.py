@@ -78,3 +78,16 @@ def test_a_second_model_from_one_base_shows_its_own_card_metrics_table_and_kept_
     assert name in zipped and name in exported, "each message names the model"
     assert job_ids[1] not in result and second["model_id"] not in result, "by its name, never an id or its folder"
     page.screenshot(path=str(tmp_path / "models-messages.png"), full_page=True)
+
+    # Compare: both models' curves on one chart, their final metrics side by side
+    page.get_by_role("tab", name="Compare").click()  # its list now holds the models made since the page opened
+    for model_name in (first["model_name"], name):
+        pick(page, "mf-compare-pick", f"{model_name} (model)")
+    page.click("#mf-compare")
+    page.wait_for_function("() => document.querySelectorAll('#mf-compare-chart polyline').length === 2", timeout=60_000)
+    series = page.eval_on_selector_all("#mf-compare-chart polyline", "lines => lines.map(l => l.dataset.series)")
+    assert sorted(series) == sorted([first["model_name"], name]), series
+    assert "eval loss by step" in page.locator("#mf-compare-chart").inner_text()
+    table = _wait_text(page, "#mf-compare-metrics", "eval_loss", first["model_name"], name)
+    assert "steps" in table
+    page.screenshot(path=str(tmp_path / "models-compare.png"), full_page=True)

@@ -96,3 +96,17 @@ def test_the_estimate_before_start_reads_the_data_and_the_records(demo_model, sa
     text = time_markdown(second)
     assert text.startswith("**Time estimate: about ") and "per step x 30 steps" in text and "1 earlier run" in text
     json.dumps(second)  # the API answers it as JSON
+
+
+def test_the_http_estimate_has_the_time_when_the_config_names_its_data(demo_model, samples, tmp_path, monkeypatch):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from api.routers import api_routes
+
+    monkeypatch.setenv("MODELFORGE_HOME", str(tmp_path))
+    client = TestClient(FastAPI(routes=api_routes()))
+    body = {"model_name": demo_model, "max_steps": 12, "eval_split": 0.2}
+    assert "time" not in client.post("/api/hardware/estimate", json=body).json(), "no data, memory only"
+    answer = client.post("/api/hardware/estimate", json={**body, "dataset": samples["sft"]}).json()
+    assert answer["verdict"] == "fits" and answer["time"]["steps"] == 12 and answer["time"]["total_s"] > 0

@@ -413,3 +413,15 @@ def test_the_trackers_are_a_multiselect_whose_empty_choice_means_none():
     assert values_to_config_dict({"trackers": ["tensorboard", "mlflow"]})["trackers"] == ["tensorboard", "mlflow"]
     assert values_to_config_dict({"trackers": []})["trackers"] == [], "none chosen: the run logs to no tracker"
     assert config_to_form_values({"trackers": ["wandb"], "tracking_uri": None})["tracking_uri"] == ""
+
+
+def test_the_sweep_field_reads_settings_with_lists_of_values():
+    from ui.finetune_form import parse_sweep
+
+    assert parse_sweep("") is None and parse_sweep("  ") is None
+    assert parse_sweep("learning_rate=1e-4, 3e-4, 1e-3; lora_r=8,16") == {
+        "learning_rate": [1e-4, 3e-4, 1e-3], "lora_r": [8, 16]}
+    assert parse_sweep("lr_scheduler_type=cosine, linear") == {"lr_scheduler_type": ["cosine", "linear"]}
+    with pytest.raises(ConfigurationError, match="'learning_rate' is not a setting with its values") as info:
+        parse_sweep("learning_rate")
+    assert "learning_rate=1e-4, 3e-4, 1e-3" in info.value.hint

@@ -51,5 +51,10 @@ def build_ui(ctx: UIContext) -> gr.Blocks:
         playground_tab.select(lambda v: gr.update(choices=playground.refresh_choices(), value=v), playground.model, playground.model)
         models.open.click(lambda v: (gr.update(choices=playground.refresh_choices(), value=v), gr.Tabs(selected="playground")),
                           models.model, [playground.model, tabs], api_name="open_in_playground")
+        comparing = models.comparing
+        finetune.compare_sweep.click(
+            lambda session: (comparing.picked(session.sweep), gr.Tabs(selected="models"), gr.Tabs(selected="compare")),
+            finetune.run.session, [comparing.pick, tabs, models.sections], api_visibility="private",
+        ).then(comparing.compare, comparing.pick, comparing.outputs, api_visibility="private")
         register_api_endpoints(ctx)
     return blocks

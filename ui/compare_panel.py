@@ -59,7 +59,7 @@ class ComparePanel:
         with gr.Row():
             self.pick = gr.Dropdown(run_choices(ctx), multiselect=True, label="Models or jobs", elem_id="mf-compare-pick",
                                     scale=4)
-            self.refresh = gr.Button("Refresh list", size="sm", scale=1)
+            self.refresh = gr.Button("Refresh list", size="sm", scale=1, elem_id="mf-compare-refresh")
             self.button = gr.Button("Compare", variant="primary", elem_id="mf-compare", scale=1)
         self.notice = gr.Markdown(elem_id="mf-compare-notice")
         self.curve = gr.Dropdown([], label="Curve", elem_id="mf-compare-curve")
@@ -84,9 +84,21 @@ class ComparePanel:
         return (result, gr.update(choices=choices, value=curve), comparison_chart(result, curve), metrics_frame(result),
                 differences_frame(result), notice)
 
+    @property
+    def outputs(self) -> list:
+        return [self.result, self.curve, self.chart, self.metrics, self.differences, self.notice]
+
+    def picked(self, refs: list[str]):
+        """The list of runs now, with ``refs`` picked (a sweep's jobs)."""
+        return gr.update(choices=run_choices(self.ctx), value=list(refs))
+
+    def refreshed_choices(self, picked: list[str] | None):
+        """The runs to pick from now; those picked stay picked while they exist."""
+        choices = run_choices(self.ctx)
+        values = {value for _, value in choices}
+        return gr.update(choices=choices, value=[ref for ref in (picked or []) if ref in values])
+
     def _wire(self) -> None:
-        self.refresh.click(lambda: gr.update(choices=run_choices(self.ctx)), None, self.pick, api_visibility="private")
-        self.button.click(self.compare, self.pick,
-                          [self.result, self.curve, self.chart, self.metrics, self.differences, self.notice],
-                          api_name="compare_runs")
+        self.refresh.click(self.refreshed_choices, self.pick, self.pick, api_visibility="private")
+        self.button.click(self.compare, self.pick, self.outputs, api_name="compare_runs")
         self.curve.change(comparison_chart, [self.result, self.curve], self.chart, api_visibility="private")

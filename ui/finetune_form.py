@@ -269,3 +269,30 @@ def render_config(values: dict[str, Any]) -> tuple[str, str, str]:
     text = json.dumps(data, indent=2)
     cli = f"cat > config.json <<'EOF'\n{text}\nEOF\npython -m modelforge_core train --config {shlex.quote('config.json')}"
     return text, cli, ""
+
+
+SWEEP_EXAMPLE = "learning_rate=1e-4, 3e-4, 1e-3; lora_r=8, 16"
+
+
+def parse_sweep(text: str | None) -> dict[str, list] | None:
+    """ "learning_rate=1e-4, 3e-4; lora_r=8, 16" -> {"learning_rate": [0.0001, 0.0003], "lora_r": [8, 16]}; None
+    for an empty field; ConfigurationError in words for text that is not settings with lists of values (the
+    sweep's own limits are checked when it is queued)."""
+    if not text or not text.strip():
+        return None
+    sweep: dict[str, list] = {}
+    for part in (piece.strip() for piece in text.split(";")):
+        if not part:
+            continue
+        name, equals, values = part.partition("=")
+        if not equals or not name.strip() or not values.strip():
+            raise ConfigurationError(f"Sweep: '{part}' is not a setting with its values.", f"Write it as {SWEEP_EXAMPLE}.")
+        sweep[name.strip()] = [_sweep_value(value.strip()) for value in values.split(",") if value.strip()]
+    return sweep or None
+
+
+def _sweep_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text  # a word: a choice such as lr_scheduler_type=cosine

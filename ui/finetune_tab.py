@@ -16,6 +16,7 @@ from .finetune_form import (
     ADVANCED_FIELDS,
     BASIC_FIELDS,
     JSON_MAP_FIELDS,
+    SWEEP_EXAMPLE,
     FormField,
     build_config,
     config_to_form_values,
@@ -24,6 +25,7 @@ from .finetune_form import (
     help_text,
     method_fields,
     parse_mapping,
+    parse_sweep,
     render_config,
     without_other_methods_settings,
 )
@@ -92,6 +94,11 @@ class FinetuneTab:
                         for field in switches:
                             with gr.Column(min_width=FIELD_MIN_WIDTH):
                                 self.form[field.name] = _component(field, default_value(field.name, defaults))
+                    self.sweep = gr.Textbox(
+                        label="Sweep: one or two settings as lists (Start queues one job per combination)",
+                        info=f"e.g. {SWEEP_EXAMPLE}; empty: one run. Up to 16 runs, named by their values.",
+                        elem_id="mf-sweep",
+                    )
                 self.form_error = gr.Markdown(elem_id="mf-form-error")
                 with gr.Accordion("Config (JSON) and the CLI command that runs it", open=False):
                     self.config_json = gr.Code(language="json", label="config.json", elem_id="mf-config-json")
@@ -102,6 +109,7 @@ class FinetuneTab:
                     self.confirm_text = gr.Markdown()
                     self.start_anyway = gr.Button("Start anyway", variant="stop", elem_id="mf-start-anyway")
                 self.run = RunPanel(ctx)
+                self.compare_sweep = gr.Button("Compare the sweep", visible=False, elem_id="mf-compare-sweep")
         self._wire()
 
     def _what_to_train(self) -> None:
@@ -284,6 +292,7 @@ class FinetuneTab:
         """Start, unless the estimate says it will not fit: then ask first."""
         try:
             config = build_config(self._values(data))
+            parse_sweep(data[self.sweep])
         except ModelForgeException as exc:
             return self._blocked(exc)
         estimate = self._estimate(config, data)
@@ -294,7 +303,7 @@ class FinetuneTab:
             )
             return (f"{WARNING_MARK} Not started yet: this run will probably run out of memory (see the question below).",
                     gr.update(visible=True), question, *self._unchanged_view())
-        return self._submit(config, data[self.run.session])
+        return self._submit(config, data[self.run.session], data[self.sweep])
 
     def start_confirmed(self, data: dict):
         """Start without asking (after the warning)."""
@@ -302,7 +311,7 @@ class FinetuneTab:
             config = build_config(self._values(data))
         except ModelForgeException as exc:
             return self._blocked(exc)
-        return self._submit(config, data[self.run.session])
+        return self._submit(config, data[self.run.session], data[self.sweep])
 
     def _unchanged_view(self) -> tuple:
         return tuple(gr.skip() for _ in self.run.view_outputs)
@@ -313,9 +322,13 @@ class FinetuneTab:
         notice = self.ctx.datasets.named(error_text(exc, heading="**Not started**", kind=True), dataset)
         return (notice, gr.update(visible=False), "", *self._unchanged_view())
 
-    def _submit(self, config, session: RunSession) -> tuple:
-        """Submit; the new job becomes the one the panel shows (queued jobs too)."""
+    def _submit(self, config, session: RunSession, sweep_text: str | None = None) -> tuple:
+        """Submit; the new job becomes the one the panel shows (queued jobs too). With a sweep, every
+        combination is queued and the panel shows the first."""
         try:
+            sweep = parse_sweep(sweep_text)
+            if sweep:
+                return self._submit_sweep(config, sweep, session)
             job = self.ctx.training.submit_when_ready(config)
         except ModelForgeException as exc:
             return self._blocked(exc, config.dataset)
@@ -326,6 +339,14 @@ class FinetuneTab:
         else:
             notice = f"Job `{job['id']}` started."
         return (notice, gr.update(visible=False), "", *self.run.show(job["id"], session))
+
+    def _submit_sweep(self, config, sweep: dict, session: RunSession) -> tuple:
+        jobs = self.ctx.training.submit_sweep({**config.to_json_dict(), "sweep": sweep})
+        session.sweep = [job["id"] for job in jobs]
+        names = ", ".join(f"`{job['config']['output_name']}`" for job in jobs)
+        notice = (f"Sweep: {len(jobs)} jobs queued ({names}); they run one after another, the panel shows the first. "
+                  "**Compare the sweep** shows them side by side in Models, finished or not.")
+        return (notice, gr.update(visible=False), "", *self.run.show(jobs[0]["id"], session))
 
     # What "Use in Finetune" sets: everything the recommendation was estimated with (its settings, see
     # modelforge_core.hardware.recommendations.RUN_FIELDS), so that the estimate here is the table's.
@@ -386,10 +407,13 @@ class FinetuneTab:
             api_name="estimate_memory", show_progress="hidden", trigger_mode="always_last",
         )
         run = self.run
-        start_inputs = {*estimate_inputs, run.session}
+        start_inputs = {*estimate_inputs, run.session, self.sweep}
         start_outputs = [run.notice, self.confirm, self.confirm_text, *run.view_outputs]
-        run.start.click(self.start, start_inputs, start_outputs, api_name="start", show_progress="minimal", show_progress_on=run.notice)
-        self.start_anyway.click(self.start_confirmed, start_inputs, start_outputs, api_name="start_anyway")
+        sweep_shown = {"fn": lambda session: gr.update(visible=bool(session.sweep)), "inputs": run.session,
+                       "outputs": self.compare_sweep, "api_visibility": "private"}
+        run.start.click(self.start, start_inputs, start_outputs, api_name="start", show_progress="minimal",
+                        show_progress_on=run.notice).then(**sweep_shown)
+        self.start_anyway.click(self.start_confirmed, start_inputs, start_outputs, api_name="start_anyway").then(**sweep_shown)
         run.wire()
 
     def on_load(self, blocks: gr.Blocks) -> None:

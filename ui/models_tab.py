@@ -88,14 +88,14 @@ class ModelsTab:
             self.refresh = gr.Button("Refresh", size="sm", scale=1)
         self.result = gr.Markdown(elem_id="mf-models-result")
         self.messages = gr.State([])  # this session's latest action messages, newest first
-        with gr.Tabs():
-            with gr.Tab("Details"):
+        with gr.Tabs() as self.sections:
+            with gr.Tab("Details", id="details"):
                 gr.Markdown("**Final metrics**")
                 self.metrics = gr.Markdown(elem_id="mf-models-metrics")
                 self.curves = gr.LinePlot(x="step", y="value", color="series", title="Loss during training", height=240)
                 self.config = gr.Code(language="json", label="Config")
                 self.card = gr.Markdown(elem_id="mf-models-card")
-            with gr.Tab("Actions"):
+            with gr.Tab("Actions", id="actions"):
                 self.open = gr.Button("Open in Playground", variant="primary", elem_id="mf-models-open")
                 with gr.Row():
                     self.eval_dataset = gr.Textbox(label="Evaluate on dataset (file path)", scale=3)
@@ -120,8 +120,10 @@ class ModelsTab:
                 with gr.Row():
                     self.confirm = gr.Checkbox(label="Yes, delete this model and its files", elem_id="mf-models-confirm")
                     self.delete = gr.Button("Delete", variant="stop", elem_id="mf-models-delete")
-            with gr.Tab("Compare", elem_id="mf-models-compare-tab"):
+            with gr.Tab("Compare", id="compare", elem_id="mf-models-compare-tab") as compare_tab:
                 self.comparing = ComparePanel(ctx)
+            compare_tab.select(self.comparing.refreshed_choices, self.comparing.pick, self.comparing.pick,
+                               api_visibility="private")  # models and jobs made since the page was opened
         self._wire()
 
     def refreshed(self, selected: str | None = None):

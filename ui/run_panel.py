@@ -56,6 +56,7 @@ class RunSession:
     the old one can tell that the session switched meanwhile."""
 
     watch: RunWatch | None = None
+    sweep: list[str] = field(default_factory=list)  # the job ids of the last sweep this session started
 
     def show(self, job_id: str | None) -> RunWatch | None:
         self.watch = RunWatch(job_id, JobView(job_id)) if job_id else None

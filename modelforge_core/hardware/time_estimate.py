@@ -68,9 +68,10 @@ def padded_length(lengths: list[int], batch: int, padding_free: bool, seed: int 
 
 
 def run_work(shape: Any, config: Any, train_lengths: list[int], train_rows: int, eval_lengths: list[int],
-             eval_rows: int) -> RunWork:
+             eval_rows: int, generated_tokens: int = 0) -> RunWork:
     """The work of ``config``'s run: ``*_lengths`` are tokens per sequence of sampled rows (train and eval),
-    ``*_rows`` how many rows each split has."""
+    ``*_rows`` how many rows each split has; ``generated_tokens``: tokens the task's metrics (ROUGE, F1) make
+    one at a time at each evaluation, each a model call of its own."""
     sequences, extra_forwards = SEQUENCES.get(config.strategy, (1, 0))
     world = getattr(config, "world_size", 1)
     rows_per_step = config.per_device_train_batch_size * config.gradient_accumulation_steps * world
@@ -94,6 +95,8 @@ def run_work(shape: Any, config: Any, train_lengths: list[int], train_rows: int,
         eval_tokens = eval_rows * sequences * eval_length
         eval_flops = evaluations * forward_flops(shape, eval_tokens, eval_length) * (1 + extra_forwards)
         eval_calls = evaluations * math.ceil(eval_rows / config.per_device_eval_batch_size) * (1 + (1 if extra_forwards else 0))
+        eval_calls += evaluations * generated_tokens
+        eval_flops += evaluations * generated_tokens * 2 * matmul_params(shape)
     notes = [f"Rough: {ROUGH[config.strategy]}."] if config.strategy in ROUGH else []
     return RunWork(steps, steps * calls_per_step / world, step_flops * steps / world, evaluations, eval_calls, eval_flops,
                    tokens_per_step, notes)

@@ -196,12 +196,15 @@ class HardwareService:
             machine["torch"]["bf16"], demo_models=self.demo_models(task), gpus=gpus,
         )
         if with_time:
-            from .run_timing import RunTiming, step_seconds
+            from ..providers.model_source import read_model_config
+            from .run_timing import RunTiming, compute_dtype, step_seconds
 
-            speed = RunTiming(self.home).speed(machine["training_device"])
+            device, timing = machine["training_device"], RunTiming(self.home)
             for item in items:
                 config = recommendation_config(item["model_id"], task, item["settings"])
-                shape, _, _ = _shape_and_plan(config, machine["training_device"])
+                model_config = known_config(config.model_name) or read_model_config(config.model_name)
+                shape, _, _ = _shape_and_plan(config, device)
+                speed = timing.speed(device, compute_dtype(model_config, config, device))
                 item["step_s"] = round(step_seconds(shape, config, speed), 3)
         return items
 
@@ -240,9 +243,10 @@ def estimate_run_time(home: Path, config, device: str) -> dict:
     """How long ``config``'s run takes on this machine (``run_timing``): from its dataset's rows (a sample,
     tokenized as its strategy does), the model's shape and the machine's speed fitted to its earlier runs."""
     from ..data.pipeline import load_training_splits
+    from ..providers.model_source import read_model_config
     from ..providers.provider_factory import ProviderFactory
     from ..strategies.strategy_factory import StrategyFactory
-    from .run_timing import RunTiming, work_for_config
+    from .run_timing import RunTiming, compute_dtype, work_for_config
 
     shape, _, _ = _shape_and_plan(config, device)
     splits = load_training_splits(config)
@@ -252,7 +256,7 @@ def estimate_run_time(home: Path, config, device: str) -> dict:
     if hasattr(strategy, "kind"):  # a supervised strategy tokenizes by the model's kind (causal, seq2seq, QA)
         strategy.kind = shape.kind
     work = work_for_config(config, shape, splits.train, splits.eval, tokenizer, strategy)
-    return RunTiming(home).estimate(work, device)
+    return RunTiming(home).estimate(work, device, compute_dtype(read_model_config(config.model_name), config, device))
 
 
 def _budget_gb(machine: dict) -> float:

@@ -189,7 +189,8 @@ def run_training(
     _save_model(trainer, prepared.tokenizer, config, output_dir, metrics, trainable_only=config.finetuning_type == "lora",
                 recovered=recovered or [])
     if checkpoint is None and not recovered:  # a whole run from its start: a clean record of this machine's speed
-        record_finished(prepared.timing, config, trainer, train_output, process_seconds(), events)
+        record_finished(prepared.timing, config, trainer, train_output, process_seconds(), events,
+                        prepared.task_metrics.seconds if prepared.task_metrics else 0.0)
     return RunResult("completed", metrics, output_dir)
 
 

@@ -5,6 +5,7 @@ The first evaluation (step 0) measures the base model, so every run carries its 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,14 +22,17 @@ class TaskMetricsCallback(TrainerCallback):
         self.evaluate = evaluate
         self.first: dict | None = None
         self.last: dict | None = None
+        self.seconds = 0.0  # spent computing the metrics, in all (the run's time record counts it as evaluation)
 
     def on_evaluate(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
         was_training = model.training
         model.eval()
+        started = time.perf_counter()
         try:
             metrics = self.evaluate(model)
         finally:
             model.train(was_training)
+            self.seconds += time.perf_counter() - started
         record = {"step": state.global_step, **metrics}
         self.first = self.first or record
         self.last = record

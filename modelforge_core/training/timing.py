@@ -38,12 +38,14 @@ def estimate_at_start(config: Any, model_class: Any, train_rows: Any, eval_rows:
     """(the run's work, its estimate), said in the log and as a ``time_estimate`` event; None if it cannot say."""
     from ..hardware.model_shape import model_shape
     from ..providers.model_source import read_model_config
-    from ..services.run_timing import RunTiming, work_for_config
+    from ..services.run_timing import RunTiming, compute_dtype, work_for_config
 
     try:
-        shape = model_shape(read_model_config(config.model_name), model_class)
+        model_config = read_model_config(config.model_name)
+        shape = model_shape(model_config, model_class)
         work = work_for_config(config, shape, train_rows, eval_rows, tokenizer, strategy)
-        estimate = RunTiming(Settings.from_env().home).estimate(work, training_device())
+        device = training_device()
+        estimate = RunTiming(Settings.from_env().home).estimate(work, device, compute_dtype(model_config, config, device))
     except Exception as exc:  # the estimate is advice: the run goes on without it
         log.warning("no time estimate", extra={"fields": {"error": f"{type(exc).__name__}: {exc}"}})
         return None
@@ -55,7 +57,7 @@ def estimate_at_start(config: Any, model_class: Any, train_rows: Any, eval_rows:
 
 
 def record_finished(started: tuple[Any, dict] | None, config: Any, trainer: Any, train_output: Any, total_s: float,
-                    events: EventLog) -> None:
+                    events: EventLog, task_metric_s: float = 0.0) -> None:
     """Append the finished run's measured times to this machine's record, and say how far the estimate was."""
     from ..services.run_timing import RunTiming, measured_record
 
@@ -64,8 +66,8 @@ def record_finished(started: tuple[Any, dict] | None, config: Any, trainer: Any,
     work, estimate = started
     try:
         eval_runtimes = [float(entry["eval_runtime"]) for entry in trainer.state.log_history if "eval_runtime" in entry]
-        record = measured_record(training_device(), config, work, estimate, eval_runtimes, total_s,
-                                 float(train_output.metrics.get("train_runtime") or 0.0))
+        record = measured_record(training_device(), estimate["dtype"], config, work, estimate, eval_runtimes, total_s,
+                                 float(train_output.metrics.get("train_runtime") or 0.0), task_metric_s)
         RunTiming(Settings.from_env().home).add(record)
     except Exception as exc:
         log.warning("run time not recorded", extra={"fields": {"error": f"{type(exc).__name__}: {exc}"}})
