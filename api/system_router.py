@@ -9,7 +9,7 @@ from fastapi import Body, Depends, Query
 from modelforge_core import __version__
 from modelforge_core.dependencies import get_hardware_service, get_path_policy
 from modelforge_core.schemas import parse_training_config
-from modelforge_core.services.hardware_service import HardwareService
+from modelforge_core.services.hardware_service import NO_DATASET, HardwareService
 from modelforge_core.services.info import system_info
 from modelforge_core.services.path_access import PathPolicy
 
@@ -37,10 +37,10 @@ def estimate(
 
     It reads the model's config.json (and the dataset), so local paths must be ones the path policy allows.
     """
-    parsed = parse_training_config({"dataset": "(estimate)", **config})
+    parsed = parse_training_config({"dataset": NO_DATASET, **config})
     policy.check_model(parsed.model_name)
     result = service.estimate(parsed)
-    if "dataset" in config:
+    if parsed.dataset != NO_DATASET:
         result["time"] = service.estimate_time(parsed)
     return result
 

@@ -54,17 +54,21 @@ def _run(training, config: dict) -> dict:
     from modelforge_core.services.run_timing import RunTiming
 
     timing = RunTiming(training.settings.home)
-    before = len(timing.records("cpu"))
+    before = _lines(timing.records_file)
     job = training.submit(config)
     for _ in training.follow(job["id"], poll_interval=0.2, timeout=1800):
         pass
     job = training.get_job(job["id"])
     if job["status"] != "completed":
         raise SystemExit(f"{config['output_name']} ended {job['status']}: {job.get('error_message')}")
-    records = timing.records("cpu")
-    if len(records) <= before:
+    records = _lines(timing.records_file)
+    if len(records) <= len(before):
         raise SystemExit("the worker recorded no time")
-    return records[-1]
+    return json.loads(records[-1])
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
 
 
 def main() -> None:

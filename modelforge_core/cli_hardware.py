@@ -98,13 +98,11 @@ def hardware_text(machine: dict) -> str:
     return "\n".join(lines)
 
 
-NO_DATASET = "(estimate)"  # a config estimated without its data: memory only
-
-
 def _config(args: argparse.Namespace, machine: dict):
     from .exceptions import ConfigurationError
     from .schemas import TrainingConfig, parse_training_config
     from .schemas.training_config import read_config_file
+    from .services.hardware_service import NO_DATASET
 
     if args.config:
         data = read_config_file(args.config)
@@ -128,7 +126,7 @@ def _config(args: argparse.Namespace, machine: dict):
 def cmd_estimate(args: argparse.Namespace) -> int:
     from .dependencies import get_hardware_service
     from .exceptions import ConfigurationError
-    from .services.hardware_service import given_machine
+    from .services.hardware_service import NO_DATASET, given_machine
 
     service = get_hardware_service()
     if bool(args.device) != bool(args.memory_gb):

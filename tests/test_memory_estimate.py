@@ -159,7 +159,8 @@ def test_out_of_memory_in_training_fails_the_job_with_what_ran_out(services, mak
     from modelforge_core.worker import run_job
 
     training, _, db = services
-    job = training.submit(make_config(per_device_train_batch_size=64, max_seq_length=2048))
+    # recovery off: the first out-of-memory error ends the job (tests/test_oom_recovery.py has the tries)
+    job = training.submit(make_config(per_device_train_batch_size=64, max_seq_length=2048, oom_recovery=False))
 
     def out_of_memory(*args, **kwargs):
         raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 68719476736 bytes. Error code 12")

@@ -163,6 +163,8 @@ def _weight_bytes(shape: ModelShape, plan: TrainingPlan) -> tuple[int, int]:
     if plan.device == "cpu" and plan.precision != "fp32":
         compute = shape.checkpoint_dtype_bytes
     stored = shape.checkpoint_dtype_bytes
+    if plan.device == "cpu" and not plan.four_bit:  # loaded in float32 on a CPU (providers/huggingface_provider.loading_dtype)
+        stored = compute = 4
     if plan.four_bit:
         other = shape.total_params - shape.linear_params
         # transformers keeps the non-quantized parts in the compute dtype when loading in 4-bit

@@ -42,7 +42,7 @@ class HuggingFaceProvider:
 
         auto_class = getattr(transformers, model_class) if isinstance(model_class, str) else model_class
         kwargs.pop("max_seq_length", None)  # a training setting, not a loading one, for transformers
-        kwargs.setdefault("dtype", "auto")
+        kwargs.setdefault("dtype", loading_dtype(quantization_config))
         if quantization_config is not None:
             # each process of a several-GPU job loads onto its own GPU
             kwargs.setdefault("device_map", {"": local_rank()} if torch.cuda.is_available() else {"": "cpu"})
@@ -56,3 +56,15 @@ class HuggingFaceProvider:
     def attach_lora(self, model: Any, lora_kwargs: dict, gradient_checkpointing: bool, seed: int) -> Any:
         """peft's LoRA; ``seed`` is not needed (the pipeline seeds before the adapter is initialised)."""
         return attach_peft_lora(model, lora_kwargs, gradient_checkpointing)
+
+
+def loading_dtype(quantization_config: Any) -> Any:
+    """The checkpoint's own dtype ("auto") on a GPU; float32 on a CPU, where a bfloat16 checkpoint's matmuls
+    run about 100x slower than float32 ones without native bfloat16 (measured: 1.3 against 158 GFLOP/s on the
+    dev machine's Xeon, bench/RESULTS.md), and where training runs in float32 anyway."""
+    import torch
+
+    if quantization_config is not None or torch.cuda.is_available():
+        return "auto"
+    mps = getattr(torch.backends, "mps", None)
+    return "auto" if mps is not None and mps.is_available() else torch.float32

@@ -68,6 +68,9 @@ def training_memory_gb(machine: dict) -> float:
     return machine["ram_total_gb"]
 
 
+NO_DATASET = "(estimate)"  # the dataset of a config estimated without its data: memory only, no time
+
+
 def training_gpus(machine: dict) -> tuple[int, float]:
     """(GPUs torch can train on, the memory of the smallest): on several GPUs a job may get any of them."""
     if training_device(machine) != "cuda":

@@ -78,6 +78,8 @@ def compute_dtype(model_config: dict, config: Any, device: str) -> str:
     """The dtype the run's matmuls run in: mixed precision's on a GPU, else the checkpoint's (loaded as stored)."""
     if device == "cuda" and (config.bf16 or config.fp16):
         return "bfloat16" if config.bf16 else "float16"
+    if device == "cpu" and not (config.use_4bit or config.strategy == "qlora"):
+        return "float32"  # a CPU loads every checkpoint in float32 (providers/huggingface_provider.loading_dtype)
     stored = str(model_config.get("torch_dtype") or model_config.get("dtype") or "float32").removeprefix("torch.")
     return stored if stored in DTYPES else "float32"
 
