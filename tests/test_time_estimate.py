@@ -110,3 +110,15 @@ def test_the_http_estimate_has_the_time_when_the_config_names_its_data(demo_mode
     assert "time" not in client.post("/api/hardware/estimate", json=body).json(), "no data, memory only"
     answer = client.post("/api/hardware/estimate", json={**body, "dataset": samples["sft"]}).json()
     assert answer["verdict"] == "fits" and answer["time"]["steps"] == 12 and answer["time"]["total_s"] > 0
+
+
+def test_the_setup_grows_with_the_weights_a_run_loads():
+    records = [{"train_calls": 10, "train_flops": 1e9, "train_s": 1.0, "eval_calls": 0, "eval_flops": 0, "eval_s": 0,
+                "setup_s": setup, "params": params} for params, setup in ((1_000_000, 12.0), (500_000_000, 22.0))]
+    fitted = MachineSpeed.fitted(MachineSpeed.prior("cpu", 1e11), records)
+    assert fitted.setup_seconds(1_000_000) == pytest.approx(12.0, abs=0.05)
+    assert fitted.setup_seconds(250_000_000) == pytest.approx(17.0, abs=0.1), "a line through the two"
+    # one size only: its median, and the prior's seconds per weight
+    alone = MachineSpeed.fitted(MachineSpeed.prior("cpu", 1e11), records[:1])
+    assert alone.setup_seconds(1_000_000) == pytest.approx(12.0, abs=0.05)
+    assert alone.setup_seconds(1_001_000_000) == pytest.approx(12.0 + 12.0, abs=0.1)

@@ -23,7 +23,11 @@ SEQUENCES = {"dpo": (2, 1), "kto": (1, 2), "orpo": (2, 0), "simpo": (2, 0), "rlh
 ROUGH = {"grpo": "GRPO's generation is not counted", "rlhf": "PPO's generation is not counted"}
 PRIOR_EFFICIENCY = 0.5  # share of the matmul probe's speed a training step reaches
 PRIOR_OVERHEAD_S = {"cpu": 0.01, "cuda": 0.01, "mps": 0.02}  # seconds per model call beyond its FLOPs
-PRIOR_SETUP_S = {"cpu": 12.0, "cuda": 30.0, "mps": 20.0}  # loading, tokenizing, saving: before the first record
+PRIOR_SETUP_S = {"cpu": 12.0, "cuda": 30.0, "mps": 20.0}  # imports, tokenizing, saving: before the first record
+PRIOR_LOAD_S_PER_BILLION = {"cpu": 12.0, "cuda": 6.0, "mps": 10.0}  # reading and converting the weights
+# A generated token's call (a forward of one row, cached keys) against a training call's fixed cost (forward,
+# backward and optimizer step over a batch): measured on the dev machine, 5 ms against about 45 ms.
+DECODE_CALL_SHARE = 0.12
 MIN_INDEPENDENCE = 0.01  # below this share the runs' calls and FLOPs move together: only their common scale is fitted
 
 
@@ -38,6 +42,7 @@ class RunWork:
     eval_calls: float  # model calls in all evaluations together
     eval_flops: float
     tokens_per_step: float
+    params: int = 0  # the model's weights: loading them is most of a large model's setup
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -95,16 +100,17 @@ def run_work(shape: Any, config: Any, train_lengths: list[int], train_rows: int,
         eval_tokens = eval_rows * sequences * eval_length
         eval_flops = evaluations * forward_flops(shape, eval_tokens, eval_length) * (1 + extra_forwards)
         eval_calls = evaluations * math.ceil(eval_rows / config.per_device_eval_batch_size) * (1 + (1 if extra_forwards else 0))
-        eval_calls += evaluations * generated_tokens
+        eval_calls += evaluations * generated_tokens * DECODE_CALL_SHARE
         eval_flops += evaluations * generated_tokens * 2 * matmul_params(shape)
     notes = [f"Rough: {ROUGH[config.strategy]}."] if config.strategy in ROUGH else []
     return RunWork(steps, steps * calls_per_step / world, step_flops * steps / world, evaluations, eval_calls, eval_flops,
-                   tokens_per_step, notes)
+                   tokens_per_step, int(getattr(shape, "total_params", 0)), notes)
 
 
 @dataclass
 class MachineSpeed:
-    """seconds = overhead_s x model calls + FLOPs / flops_per_s; setup_s before the first step."""
+    """seconds = overhead_s x model calls + FLOPs / flops_per_s; before the first step, setup_s plus
+    load_s_per_param x the model's weights."""
 
     device: str
     overhead_s: float
@@ -112,17 +118,22 @@ class MachineSpeed:
     setup_s: float
     basis: str
     runs: int = 0
+    load_s_per_param: float = 0.0
 
     @classmethod
     def prior(cls, device: str, probe_flops_per_s: float) -> MachineSpeed:
         return cls(device, PRIOR_OVERHEAD_S.get(device, 0.01), probe_flops_per_s * PRIOR_EFFICIENCY,
-                   PRIOR_SETUP_S.get(device, 20.0), "a matmul probe of this machine (no earlier run here yet)")
+                   PRIOR_SETUP_S.get(device, 20.0), "a matmul probe of this machine (no earlier run here yet)",
+                   load_s_per_param=PRIOR_LOAD_S_PER_BILLION.get(device, 10.0) / 1e9)
+
+    def setup_seconds(self, params: int) -> float:
+        return self.setup_s + self.load_s_per_param * params
 
     @classmethod
     def fitted(cls, prior: MachineSpeed, records: list[dict]) -> MachineSpeed:
         """The prior scaled to the recorded runs' (calls, FLOPs, seconds): first one factor for both parts (the
         median of measured / prior), then, with three or more observations, the overhead and the speed fitted
-        apart in relative error where the runs differ enough in their mix of the two; setup: the runs' median."""
+        apart in relative error where the runs differ enough in their mix of the two; the setup by ``_setup_fit``."""
         observations = []
         for record in records:
             for calls, flops, seconds in ((record["train_calls"], record["train_flops"], record["train_s"]),
@@ -137,13 +148,30 @@ class MachineSpeed:
             both = _least_squares(observations)
             if both is not None:
                 overhead, per_flop = both
-        setups = sorted(record["setup_s"] for record in records if record.get("setup_s") is not None)
-        setup = setups[len(setups) // 2] if setups else prior.setup_s
+        setup, per_param = _setup_fit(prior, [(r.get("params") or 0, r["setup_s"]) for r in records if r.get("setup_s") is not None])
         return cls(prior.device, overhead, 1 / per_flop, setup, f"{len(records)} earlier run{'s' * (len(records) != 1)} on this machine",
-                   len(records))
+                   len(records), per_param)
 
     def seconds(self, calls: float, flops: float) -> float:
         return self.overhead_s * calls + flops / self.flops_per_s
+
+
+def _setup_fit(prior: MachineSpeed, setups: list[tuple[int, float]]) -> tuple[float, float]:
+    """(fixed seconds, seconds per weight) of the time before the first step: a line through the recorded runs
+    where their sizes differ at least tenfold, else their median with the prior's share per weight."""
+    if not setups:
+        return prior.setup_s, prior.load_s_per_param
+    sizes = [params for params, _ in setups if params > 0]
+    if len(setups) >= 2 and sizes and max(sizes) >= 10 * max(min(sizes), 1):
+        n = len(setups)
+        mean_p = sum(p for p, _ in setups) / n
+        mean_t = sum(t for _, t in setups) / n
+        spread = sum((p - mean_p) ** 2 for p, _ in setups)
+        slope = sum((p - mean_p) * (t - mean_t) for p, t in setups) / spread if spread else 0.0
+        if slope >= 0:
+            return max(mean_t - slope * mean_p, 0.0), slope
+    fixed = statistics.median(t - prior.load_s_per_param * p for p, t in setups)
+    return max(fixed, 0.0), prior.load_s_per_param
 
 
 def _least_squares(observations: list[tuple[float, float, float, float]]) -> tuple[float, float] | None:
@@ -168,12 +196,13 @@ def time_estimate(work: RunWork, speed: MachineSpeed) -> dict:
     """Seconds per step, for training, for evaluation and in all, with what the speed is based on."""
     train_s = speed.seconds(work.train_calls, work.train_flops)
     eval_s = speed.seconds(work.eval_calls, work.eval_flops)
-    total = speed.setup_s + train_s + eval_s
+    setup_s = speed.setup_seconds(work.params)
+    total = setup_s + train_s + eval_s
     return {
         "per_step_s": round(train_s / work.steps, 4) if work.steps else None,
         "train_s": round(train_s, 1),
         "eval_s": round(eval_s, 1),
-        "setup_s": round(speed.setup_s, 1),
+        "setup_s": round(setup_s, 1),
         "total_s": round(total, 1),
         "steps": work.steps,
         "evaluations": work.evaluations,

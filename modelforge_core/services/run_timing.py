@@ -155,6 +155,6 @@ def measured_record(device: str, dtype: str, config: Any, work: RunWork, estimat
         "time": time.time(), "device": device, "dtype": dtype, "model": config.model_name, "strategy": config.strategy,
         "train_calls": work.train_calls, "train_flops": work.train_flops, "train_s": round(train_s, 3),
         "eval_calls": work.eval_calls, "eval_flops": work.eval_flops, "eval_s": round(eval_s, 3),
-        "setup_s": round(max(total_s - train_s - eval_s, 0.0), 3), "total_s": round(total_s, 3),
+        "setup_s": round(max(total_s - train_s - eval_s, 0.0), 3), "total_s": round(total_s, 3), "params": work.params,
         "estimated_total_s": estimate.get("total_s"), "estimate_basis": estimate.get("basis"),
     }
