@@ -28,6 +28,7 @@ PRIOR_LOAD_S_PER_BILLION = {"cpu": 12.0, "cuda": 6.0, "mps": 10.0}  # reading an
 # A generated token's call (a forward of one row, cached keys) against a training call's fixed cost (forward,
 # backward and optimizer step over a batch): measured on the dev machine, 5 ms against about 45 ms.
 DECODE_CALL_SHARE = 0.12
+EVAL_CALL_SHARE = 0.35  # an evaluation batch: a forward alone, about a third of forward, backward and step
 MIN_INDEPENDENCE = 0.01  # below this share the runs' calls and FLOPs move together: only their common scale is fitted
 
 
@@ -39,7 +40,7 @@ class RunWork:
     train_calls: float  # model calls in the whole training loop
     train_flops: float
     evaluations: int
-    eval_calls: float  # model calls in all evaluations together
+    eval_calls: float  # model calls in all evaluations together, in training calls' worth of fixed cost
     eval_flops: float
     tokens_per_step: float
     params: int = 0  # the model's weights: loading them is most of a large model's setup
@@ -99,7 +100,8 @@ def run_work(shape: Any, config: Any, train_lengths: list[int], train_rows: int,
         eval_length = padded_length(eval_lengths, config.per_device_eval_batch_size * sequences, False, config.seed)
         eval_tokens = eval_rows * sequences * eval_length
         eval_flops = evaluations * forward_flops(shape, eval_tokens, eval_length) * (1 + extra_forwards)
-        eval_calls = evaluations * math.ceil(eval_rows / config.per_device_eval_batch_size) * (1 + (1 if extra_forwards else 0))
+        eval_calls = (evaluations * math.ceil(eval_rows / config.per_device_eval_batch_size) * (1 + (1 if extra_forwards else 0))
+                      * EVAL_CALL_SHARE)
         eval_calls += evaluations * generated_tokens * DECODE_CALL_SHARE
         eval_flops += evaluations * generated_tokens * 2 * matmul_params(shape)
     notes = [f"Rough: {ROUGH[config.strategy]}."] if config.strategy in ROUGH else []
