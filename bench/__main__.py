@@ -4,7 +4,7 @@
 
 Each benchmark runs as its own process (its command is written next to its table) and prints as
 it goes; the marked block of RESULTS.md that it owns is replaced by its table when it finishes.
-About 8 minutes on 2 CPU cores. The GPU benchmark (``bench/gpu_bench.py``) is not run here.
+About 15 minutes on 2 CPU cores. The GPU benchmark (``bench/gpu_bench.py``) is not run here.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "playground": (["-m", "bench.playground_speed"], ["-m", "bench.playground_speed", "--runs", "2", "--new-tokens", "16"]),
     "memory": (["-m", "bench.memory_check"], ["-m", "bench.memory_check", "--steps", "1"]),
     "data-scale": (["-m", "bench.data_scale"], ["-m", "bench.data_scale", "--rows", "200000", "--runs", "1"]),
+    "time-estimate": (["-m", "bench.time_estimate"], ["-m", "bench.time_estimate", "--quick"]),
 }
 
 

@@ -61,7 +61,7 @@ class HuggingFaceProvider:
 def loading_dtype(quantization_config: Any) -> Any:
     """The checkpoint's own dtype ("auto") on a GPU; float32 on a CPU, where a bfloat16 checkpoint's matmuls
     run about 100x slower than float32 ones without native bfloat16 (measured: 1.3 against 158 GFLOP/s on the
-    dev machine's Xeon, bench/RESULTS.md), and where training runs in float32 anyway."""
+    2-core AMD EPYC the tests ran on, bench/RESULTS.md), and where training runs in float32 anyway."""
     import torch
 
     if quantization_config is not None or torch.cuda.is_available():
