@@ -266,7 +266,7 @@ def test_the_models_tab_shows_metrics_as_a_table_and_keeps_its_messages(service,
             return target
 
     model = register(service, make_folder(settings.models_dir / "job1"), name="digits-lora")
-    ctx = SimpleNamespace(models=service, exports=Exports(), training=None)
+    ctx = SimpleNamespace(models=service, exports=Exports(), training=SimpleNamespace(list_jobs=lambda: []))  # Compare lists jobs
     with gr.Blocks():
         tab = ModelsTab(ctx)
     text, history, _ = tab.do_export(model["id"], "merged", "q8_0", False, str(tmp_path / "merged"), [], progress=lambda *a, **k: None)
