@@ -314,7 +314,7 @@ def test_detecting_again_changes_the_machine_of_that_session_only(tmp_path):
         def machine(self):
             return again
 
-        def recommendations(self, task, machine):
+        def recommendations(self, task, machine, with_time=False):
             asked.append(machine["compute_profile"])
             return [{"model_id": f"{machine['compute_profile']}-model", "task": task}]
 
