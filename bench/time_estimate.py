@@ -52,7 +52,7 @@ def _config(models: dict, samples: dict, case: tuple) -> dict:
 
 def _run(training, config: dict) -> dict:
     """Queue the job, wait for it, and return the record its worker appended to timing/runs.jsonl."""
-    from modelforge_core.services.run_timing import RunTiming
+    from modelforge_core.hardware.run_timing import RunTiming
 
     timing = RunTiming(training.settings.home)
     before = _lines(timing.records_file)

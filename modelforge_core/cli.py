@@ -135,13 +135,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         return join_job(args)
     if not args.config:
         raise ConfigurationError("train needs --config FILE (or, on machines 1..M-1, --job ID --machine-rank R).")
-    from .services.sweeps import config_dict, is_sweep
+    from .schemas.training_config import config_data
+    from .services.sweeps import is_sweep
 
     service = get_training_service()
     config = args.config
     overrides = launch_overrides(args) | ({"max_steps": args.max_steps} if args.max_steps is not None else {})
-    if overrides or is_sweep(config_dict(config)):
-        config = {**config_dict(config), **overrides}
+    data = config_data(config)  # the sweep is read before the config is checked
+    if overrides or is_sweep(data):
+        config = {**data, **overrides}
     if is_sweep(config):
         return _train_sweep(service, config, args.detach)
     job = service.submit(config)

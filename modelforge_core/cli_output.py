@@ -26,9 +26,9 @@ def progress_bar(step: int, total: int, width: int = 30) -> str:
 class EventPrinter:
     """Prints events: a live progress line on a terminal, plain lines elsewhere."""
 
-    def __init__(self, stream: TextIO = sys.stdout):
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stdout  # the stdout of now: one bound at import may be closed since
+        self.tty = self.stream.isatty()
         self.last_loss: float | None = None
         self._open_line = False
 

@@ -54,19 +54,25 @@ def _env_folders(name: str) -> tuple[Path, ...]:
     return tuple(Path(entry).expanduser().resolve() for entry in entries if entry.strip())
 
 
-def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
-    """True when a TCP connection to the Hub opens within ``timeout`` (cached for a minute)."""
+def host_reachable(host: str, port: int = 443, timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
+    """True when a TCP connection to ``host:port`` opens within ``timeout`` (cached for a minute)."""
     now = time.monotonic()
-    cached = _offline_cache.get(HUB_HOST)
+    key = f"{host}:{port}"
+    cached = _offline_cache.get(key)
     if cached and now - cached[0] < 60:
         return cached[1]
     try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout):
             ok = True
     except OSError:
         ok = False
-    _offline_cache[HUB_HOST] = (now, ok)
+    _offline_cache[key] = (now, ok)
     return ok
+
+
+def hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
+    """True when a TCP connection to the Hub opens within ``timeout`` (cached for a minute)."""
+    return host_reachable(HUB_HOST, 443, timeout)
 
 
 def is_offline() -> bool:

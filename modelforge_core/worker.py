@@ -141,7 +141,7 @@ def run_job(job_id: str, run_dir: Path | None = None) -> int:
 
         result, config, _ = train_with_recovery(
             config, train, events, resume=bool(job.get("resume")), processes=world_size(),
-            has_checkpoint=lambda: run.last_checkpoint().name if run.last_checkpoint() else None,
+            has_checkpoint=lambda: getattr(run.last_checkpoint(), "name", None),
             on_new_config=lambda lighter: _record_config(db, job_id, run, lighter),
         )
     except _StoppedBeforeStart:

@@ -74,8 +74,8 @@ def test_the_speed_fitted_to_earlier_runs_predicts_a_new_one():
 
 
 def test_the_estimate_before_start_reads_the_data_and_the_records(demo_model, samples, tmp_path, monkeypatch):
+    from modelforge_core.hardware.run_timing import RunTiming
     from modelforge_core.services.hardware_service import HardwareService
-    from modelforge_core.services.run_timing import RunTiming
     from ui.memory_estimate import time_markdown
 
     monkeypatch.setenv("MODELFORGE_HOME", str(tmp_path))

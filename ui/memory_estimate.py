@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from modelforge_core.services.hardware_service import Verdict
-from modelforge_core.services.run_timing import duration_words
+from modelforge_core.services.hardware_service import Verdict, duration_words
 
 LABELS = {
     "weights": "weights",

@@ -91,6 +91,13 @@ def torch_accelerators() -> dict:
     }
 
 
+def device_of(torch_readings: dict) -> str:
+    """cuda, mps or cpu: where a job trains, from ``torch_accelerators()``'s readings."""
+    if torch_readings["cuda"]:
+        return "cuda"
+    return "mps" if torch_readings["mps"] else "cpu"
+
+
 def needs_torch_probe(gpus: list[dict]) -> bool:
     """torch is asked only when NVML found GPUs or on Apple silicon (where MPS may be)."""
     return bool(gpus) or (sys.platform == "darwin" and platform.machine() == "arm64")

@@ -24,6 +24,7 @@ from ..hardware.estimator import GB, TrainingPlan, Verdict, estimate_memory, sug
 from ..hardware.model_shape import model_shape
 from ..hardware.profiles import PROFILE_REFERENCE_MEMORY_GB, compute_profile, profile_defaults
 from ..hardware.recommendations import recommend, recommendation_config
+from ..hardware.time_estimate import duration_words as duration_words  # the UI reads it from here
 from ..model_kinds import ModelKind
 from ..schemas.learning_rates import learning_rate_warning
 from ..settings import Settings
@@ -55,9 +56,7 @@ def cpu_busy_percent(before, after) -> float:
 
 def training_device(machine: dict) -> str:
     """cuda, mps or cpu: where a job trains on this machine."""
-    if machine["torch"]["cuda"]:
-        return "cuda"
-    return "mps" if machine["torch"]["mps"] else "cpu"
+    return detection.device_of(machine["torch"])
 
 
 def training_memory_gb(machine: dict) -> float:
@@ -199,15 +198,16 @@ class HardwareService:
             machine["torch"]["bf16"], demo_models=self.demo_models(task), gpus=gpus,
         )
         if with_time:
+            from ..hardware.run_timing import RunTiming, compute_dtype, step_seconds
             from ..providers.model_source import read_model_config
-            from .run_timing import RunTiming, compute_dtype, step_seconds
 
-            device, timing = machine["training_device"], RunTiming(self.home)
+            device, timing, speeds = machine["training_device"], RunTiming(self.home), {}
             for item in items:
                 config = recommendation_config(item["model_id"], task, item["settings"])
                 model_config = known_config(config.model_name) or read_model_config(config.model_name)
                 shape, _, _ = _shape_and_plan(config, device)
-                speed = timing.speed(device, compute_dtype(model_config, config, device))
+                dtype = compute_dtype(model_config, config, device)
+                speed = speeds.get(dtype) or speeds.setdefault(dtype, timing.speed(device, dtype))  # one fit per dtype
                 item["step_s"] = round(step_seconds(shape, config, speed), 3)
         return items
 
@@ -246,10 +246,10 @@ def estimate_run_time(home: Path, config, device: str) -> dict:
     """How long ``config``'s run takes on this machine (``run_timing``): from its dataset's rows (a sample,
     tokenized as its strategy does), the model's shape and the machine's speed fitted to its earlier runs."""
     from ..data.pipeline import load_training_splits
+    from ..hardware.run_timing import RunTiming, compute_dtype, work_for_config
     from ..providers.model_source import read_model_config
     from ..providers.provider_factory import ProviderFactory
     from ..strategies.strategy_factory import StrategyFactory
-    from .run_timing import RunTiming, compute_dtype, work_for_config
 
     shape, _, _ = _shape_and_plan(config, device)
     splits = load_training_splits(config)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 from typing import Any
 
 from ..exceptions import ConfigurationError
 from ..names import name_from
 from ..schemas import TrainingConfig, parse_training_config
-from ..schemas.training_config import config_data
 
 MAX_SETTINGS = 2
 MAX_VALUES = 8
@@ -26,11 +24,6 @@ SHORT_NAMES = {
     "warmup_ratio": "warmup", "weight_decay": "wd", "max_steps": "steps", "seed": "seed",
 }
 NOT_SWEPT = ("output_name", "dataset", "sweep")  # each job's name is made here; one dataset per comparison
-
-
-def config_dict(config: dict | str | Path) -> dict:
-    """A config given as a dict, a JSON string or a file, as a dict (its sweep is read before it is checked)."""
-    return dict(config_data(config))
 
 
 def is_sweep(config: Any) -> bool:

@@ -1,7 +1,7 @@
 """The run's own time estimate, said at its start, and its measured times recorded at its end.
 
 The estimate is made from the rows the run really trains on; the record teaches the next estimate this
-machine's speed (``services.run_timing``). Neither may fail a run: a problem is logged and skipped.
+machine's speed (``hardware.run_timing``). Neither may fail a run: a problem is logged and skipped.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ log = get_logger("timing")
 
 
 def training_device() -> str:
-    import torch
+    """cuda, mps or cpu: where this worker trains (as the Hardware tab reads it)."""
+    from ..hardware.detection import device_of, torch_accelerators
 
-    if torch.cuda.is_available():
-        return "cuda"
-    return "mps" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "cpu"
+    return device_of(torch_accelerators())
 
 
 def process_seconds() -> float:
@@ -37,8 +36,8 @@ def estimate_at_start(config: Any, model_class: Any, train_rows: Any, eval_rows:
                       events: EventLog) -> tuple[Any, dict] | None:
     """(the run's work, its estimate), said in the log and as a ``time_estimate`` event; None if it cannot say."""
     from ..hardware.model_shape import model_shape
+    from ..hardware.run_timing import RunTiming, compute_dtype, work_for_config
     from ..providers.model_source import read_model_config
-    from ..services.run_timing import RunTiming, compute_dtype, work_for_config
 
     try:
         model_config = read_model_config(config.model_name)
@@ -59,7 +58,7 @@ def estimate_at_start(config: Any, model_class: Any, train_rows: Any, eval_rows:
 def record_finished(started: tuple[Any, dict] | None, config: Any, trainer: Any, train_output: Any, total_s: float,
                     events: EventLog, task_metric_s: float = 0.0) -> None:
     """Append the finished run's measured times to this machine's record, and say how far the estimate was."""
-    from ..services.run_timing import RunTiming, measured_record
+    from ..hardware.run_timing import RunTiming, measured_record
 
     if started is None:
         return

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import netrc
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from ..exceptions import ConfigurationError
 from ..packages import is_package_available
+from ..settings import host_reachable
 
 DEFAULT_PROJECT = "modelforge"
 # tracker -> (modules it needs, what installs them); MLflow's local store is SQLite, through alembic
@@ -92,11 +91,12 @@ def has_wandb_key(server: str) -> bool:
 
 
 def reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """True when the server answers at all (any HTTP status) within ``timeout`` seconds."""
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
-            return True
-    except urllib.error.HTTPError:
-        return True  # it answered
-    except (OSError, ValueError):
+    """True when the server of ``url`` accepts a connection within ``timeout`` seconds (``settings.host_reachable``)."""
+    parts = urlparse(url)
+    if not parts.hostname:
         return False
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port that is not a number
+        return False
+    return host_reachable(parts.hostname, port, timeout)

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import write_text_atomic
-from ..hardware.time_estimate import MachineSpeed, RunWork, run_work, time_estimate
-from ..hardware.time_estimate import duration_words as duration_words  # for the UI, which reads the services only
+from .time_estimate import MachineSpeed, RunWork, run_work, time_estimate
 
 KEEP_RECORDS = 50  # per device and dtype, the latest
 DTYPES = ("float32", "bfloat16", "float16")
