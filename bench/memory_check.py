@@ -74,17 +74,17 @@ def estimate_for(config, device: str) -> dict:
     return estimate_config(config, device=device)
 
 
-def long_rows_dataset(folder: Path, kind: str, rows: int = 64) -> str:
+def long_rows_dataset(folder: Path, kind: str, rows: int = 64, seed: int = 0) -> str:
     """A dataset whose rows all run past any max_seq_length used here, so every batch is full length."""
     import random
 
-    rng = random.Random(0)
+    rng = random.Random(seed)
     words = "alpha beta gamma delta river mountain seven orange window quiet number letter".split()
 
     def text(n: int) -> str:
         return " ".join(rng.choice(words) + str(rng.randint(0, 999)) for _ in range(n))
 
-    path = folder / f"long-{kind}.jsonl"
+    path = folder / (f"long-{kind}.jsonl" if seed == 0 else f"long-{kind}-{seed}.jsonl")
     with path.open("w", encoding="utf-8") as out:
         for _ in range(rows):
             if kind == "summarization":
@@ -129,7 +129,7 @@ def run_case(demo_models: dict, folder: Path, kind: str, data_kind: str, fields:
 
     config = TrainingConfig(
         model_name=demo_models[kind], dataset=long_rows_dataset(folder, data_kind), max_steps=steps, eval_split=0.0,
-        logging_steps=1, save_steps=1000, **fields,
+        logging_steps=1, save_steps=1000, **{"fill_gpu": False, **fields},  # the settings asked for, not the GPU fill's
     )
     device = "cuda" if torch.cuda.is_available() else "cpu"
     estimate = estimate_for(config, device)

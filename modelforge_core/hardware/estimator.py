@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from ..model_kinds import ModelKind
+from ..providers.varlen_attention import ATTENTION_NAME
 from ..strategies.padding_free import padding_free_applies
 from .model_shape import ModelShape
 
@@ -88,6 +89,7 @@ class TrainingPlan:
     reward_batch_size: int | None = None
     chunked_loss: bool = False  # TRL's chunked loss (SFT on causal LMs): logits one chunk at a time
     padding_free: bool = False  # rows end to end in one sequence, with a block-diagonal mask
+    varlen_attention: bool = False  # padding-free rows through the variable-length flash kernel: no mask
     world_size: int = 1  # devices training the one job (data parallel: each its own batch)
     distributed: str = "ddp"  # how several devices share the state: see DISTRIBUTED_METHODS
 
@@ -106,6 +108,9 @@ class TrainingPlan:
         if device != "cpu":
             precision = "bf16" if config.bf16 else "fp16" if config.fp16 else "fp32"
         target = config.target_modules if isinstance(config.target_modules, str) else tuple(config.target_modules)
+        # the worker's choice on a GPU (training.gpu_path): the varlen kernel for causal-LM SFT in 16-bit
+        varlen = (device == "cuda" and precision != "fp32" and config.attention in ("auto", "varlen")
+                  and config.provider == "huggingface" and config.task == "text-generation")
         return cls(
             strategy=config.strategy,
             full_finetuning=config.finetuning_type == "full",
@@ -123,7 +128,8 @@ class TrainingPlan:
             max_completion_length=config.max_completion_length,
             reward_batch_size=config.reward_batch_size,
             chunked_loss=config.chunked_loss and config.strategy in ("sft", "qlora") and config.task == "text-generation",
-            padding_free=padding_free_applies(config),
+            padding_free=padding_free_applies(config, ATTENTION_NAME if varlen else None),
+            varlen_attention=varlen,
             world_size=config.world_size,
             distributed=config.distributed,
         )
@@ -229,7 +235,7 @@ def _packed_mask_bytes(shape: ModelShape, plan: TrainingPlan, tokens: int) -> in
     Measured on the CPU: about 8 bytes per (token, token) pair (the boolean mask and its float
     form for SDPA), +32 MB for 2048 tokens on the demo model; 5 with gradient checkpointing (+20 MB).
     """
-    if not plan.padding_free or shape.kind is not ModelKind.CAUSAL:
+    if not plan.padding_free or plan.varlen_attention or shape.kind is not ModelKind.CAUSAL:
         return 0
     return (5 if plan.gradient_checkpointing else 8) * tokens * tokens
 

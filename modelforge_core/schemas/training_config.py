@@ -86,6 +86,18 @@ class TrainingConfig(BaseModel):
         True, description="Fast path (causal LMs, SFT): the output layer skips prompt tokens and the loss runs in chunks; "
         "same loss, less time and memory. Turn off for the plain loss."
     )
+    attention: Literal["auto", "varlen", "sdpa", "eager"] = Field(
+        "auto", description="Attention kernel. auto: on a CUDA GPU in bf16/fp16, varlen (PyTorch's variable-length flash "
+        "kernel: padding-free rows without a mask over the batch); elsewhere sdpa (PyTorch's scaled dot-product attention)."
+    )
+    liger_kernel: Literal["auto", "on", "off"] = Field(
+        "auto", description="Liger Kernel's fused RMSNorm, RoPE, SwiGLU and linear cross-entropy (causal-LM SFT on a CUDA "
+        "GPU, Hugging Face provider). auto: on where liger-kernel is installed and the architecture is supported."
+    )
+    fill_gpu: bool = Field(
+        True, description="On a CUDA GPU with memory to spare (H100/H200 class), train larger micro-batches with fewer "
+        "accumulation steps (the same rows per update) and skip gradient checkpointing when the memory estimate allows."
+    )
     gradient_checkpointing: bool = Field(False, description="Recompute activations: less memory, slower.")
     fp16: bool = Field(False, description="Train in float16 (older GPUs).")
     eval_generation_samples: int = Field(

@@ -9,11 +9,13 @@ is used.
 
 With PyTorch's SDPA the mask spans all the batch's tokens (about 8 bytes per token pair, measured),
 so padding-free is used only while a batch holds at most ``PACKED_TOKENS_LIMIT`` tokens (batch size
-x max_seq_length), or without limit with flash-attention kernels, which take per-row lengths.
+x max_seq_length), or without limit with flash-attention kernels, which take per-row lengths (on a GPU,
+PyTorch's own: ``providers.varlen_attention``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..logging_config import get_logger
@@ -23,7 +25,7 @@ log = get_logger("strategies")
 # GPU reorders sums); mixing rows moves them by about their own spread.
 RELATIVE_TOLERANCE = 0.05
 PACKED_TOKENS_LIMIT = 4096  # 4096^2 x 8 bytes = 128 MiB of mask
-FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
+FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3", "modelforge_flash_varlen")  # the last: providers.varlen_attention
 
 
 def padding_free_applies(config: Any, attn_implementation: str | None = None) -> bool:
@@ -81,3 +83,15 @@ def packing_problem(model: Any) -> str | None:
         return None
     return (f"this model's attention would mix the rows of a batch (a packed row's logits moved by {error / spread:.2f} "
             f"of their spread; attending to the other row moves them by {mixing / spread:.2f})")
+
+
+@dataclass
+class RowLengthCollator:
+    """TRL's padding-free collator, its batches with their rows' lengths (for the variable-length kernel)."""
+
+    collator: Any
+
+    def __call__(self, examples: list) -> dict:
+        from ..providers.varlen_attention import with_row_lengths
+
+        return with_row_lengths(self.collator(examples))

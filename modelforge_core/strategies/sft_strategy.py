@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..data.formats import RecordShape, detect_shape
 from ..model_kinds import ModelKind
+from ..providers.varlen_attention import ATTENTION_NAME
 from ..schemas.tasks import supervised_shapes
 from .lora import attach_lora, model_kind
+from .padding_free import RowLengthCollator
 from .training_args import common_training_kwargs
 
 if TYPE_CHECKING:
@@ -90,8 +92,26 @@ class SFTStrategy:
         """None: the eval metrics (``final_metric_keys``) and the task evaluator's say it all."""
         return {}
 
-    def _loss_type(self, model: Any, config: Any) -> str:
-        """TRL's chunked loss (same loss; the output layer skips prompt tokens) unless LoRA wraps the output layer."""
+    def _liger(self, model: Any, config: Any) -> bool:
+        """Liger Kernel's fused kernels where they apply (``training.gpu_path.liger_problem``)."""
+        from .liger import liger_problem
+
+        problem = liger_problem(config, model, _output_layer_adapted(model))
+        if problem is None:
+            self.notes.append("Liger kernels: on (fused RMSNorm, RoPE, SwiGLU and linear cross-entropy)")
+            return True
+        if config.liger_kernel == "on":
+            self.notes.append(f"Liger kernels: off (asked for, but {problem})")
+        elif config.liger_kernel == "auto" and problem.startswith(("LoRA", "no Liger")):  # where it would have run
+            self.notes.append(f"Liger kernels: off ({problem})")
+        return False
+
+    def _loss_type(self, model: Any, config: Any, liger: bool) -> str:
+        """TRL's chunked loss (same loss; the output layer skips prompt tokens) unless LoRA wraps the output layer;
+        with Liger its fused linear cross-entropy does the same."""
+        if liger:
+            self.notes.append("Chunked loss: Liger's fused linear cross-entropy instead")
+            return "nll"
         chunked = bool(config.chunked_loss) and not _output_layer_adapted(model)
         self.notes.append(f"Chunked loss: {'on' if chunked else 'off'}")
         return "chunked_nll" if chunked else "nll"
@@ -121,6 +141,8 @@ class SFTStrategy:
             self.notes.append(f"Padding-free batches: off ({problem})")
             return
         trainer.data_collator = dataclasses.replace(trainer.data_collator, padding_free=True)
+        if getattr(model.config, "_attn_implementation", None) == ATTENTION_NAME:
+            trainer.data_collator = RowLengthCollator(trainer.data_collator)
         trainer.padding_free = True
         self.notes.append("Padding-free batches: on (checked on this model)")
 
@@ -146,10 +168,11 @@ class SFTStrategy:
             )
         from trl import SFTConfig, SFTTrainer
 
+        liger = self._liger(model, config)
         args = SFTConfig(
             **kwargs, max_length=config.max_seq_length, packing=config.packing,
             completion_only_loss=config.completion_only_loss, dataset_text_field="text",
-            loss_type=self._loss_type(model, config),
+            loss_type=self._loss_type(model, config, liger), use_liger_kernel=liger,
         )
         trainer = SFTTrainer(
             model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,

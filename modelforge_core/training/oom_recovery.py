@@ -82,7 +82,8 @@ def train_with_recovery(
             failure = {"what": what_ran_out(exc), "change": rung.words}
         # outside the except block: the traceback, and the model and trainer its frames hold, are gone
         free_memory()
-        config = TrainingConfig.model_validate({**config.to_json_dict(), **rung.update})
+        # the GPU fill stays off: it would take back the smaller micro-batch
+        config = TrainingConfig.model_validate({**config.to_json_dict(), **rung.update, "fill_gpu": False})
         on_new_config(config)
         checkpoint = has_checkpoint()
         tries.append(failure)

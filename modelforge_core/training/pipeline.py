@@ -32,6 +32,7 @@ from ..strategies.training_args import resolve_precision
 from .callbacks import EventCallback
 from .distributed import is_main_process, rank, wait_for_everyone
 from .events import EventLog
+from .gpu_path import plan_gpu_path
 from .job_clock import JobClock
 from .launch import SHARDED_METHODS
 from .oom_recovery import injected_oom_step, oom_injection_callback
@@ -100,6 +101,10 @@ def prepare_run(
     if precision_note:
         events.log(precision_note, level="warning")
     model_class = check_model_serves_task(config.model_name, read_model_config(config.model_name), config.task)
+    gpu_path = plan_gpu_path(config, model_class)
+    config = gpu_path.config  # the GPU fill's micro-batch settings; the job keeps the user's config
+    for note in gpu_path.notes:
+        events.log(note)
     quantization = QuantizationFactory.create(
         use_4bit=config.use_4bit or strategy.requires_4bit, bf16=config.bf16, skip_modules=FULL_PRECISION_HEADS.get(model_class),
         sharded=config.world_size > 1 and config.distributed in SHARDED_METHODS,
@@ -113,7 +118,9 @@ def prepare_run(
                 level="warning",
             )
     tokenizer = provider.load_tokenizer(config.model_name)
-    model = provider.load_model(config.model_name, model_class, quantization, max_seq_length=config.max_seq_length)
+    load_options = {"attn_implementation": gpu_path.attention} if gpu_path.attention else {}
+    model = provider.load_model(config.model_name, model_class, quantization, max_seq_length=config.max_seq_length,
+                                **load_options)
     model = strategy.prepare_model(model, config)
     trainable, total = count_parameters(model)
     events.log(f"Trainable parameters: {trainable:,} of {total:,} ({100 * trainable / max(total, 1):.2f}%)")

@@ -1,0 +1,93 @@
+"""The fast GPU path of the Hugging Face provider, decided once per run before the model loads.
+
+- **Attention**: causal-LM SFT in 16-bit on a CUDA GPU loads the model with PyTorch's variable-length flash
+  kernel (``providers.varlen_attention``): padding-free batches without a mask over the batch's tokens.
+- **Fill**: with that kernel, a GPU with memory to spare trains the same effective batch as fewer, larger
+  micro-batches and without gradient checkpointing (``hardware.gpu_fill``), where the estimate allows.
+- **Liger Kernel** (optional dependency): fused RMSNorm, RoPE, SwiGLU and linear cross-entropy, decided by the
+  SFT strategy when it builds the trainer (``strategies.liger``), since it depends on where LoRA sits.
+
+Every choice is said in the job's log; ``attention``, ``liger_kernel`` and ``fill_gpu`` turn each off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..logging_config import get_logger
+from ..schemas import TrainingConfig
+
+log = get_logger("training")
+CAUSAL_CLASS = "AutoModelForCausalLM"
+FILL_STRATEGIES = ("sft", "qlora")
+
+
+@dataclass
+class GpuPath:
+    """The config to train with (the fill applied), the ``attn_implementation`` to load with, and what was decided."""
+
+    config: TrainingConfig
+    attention: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _cuda() -> tuple[bool, float]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return False, 0.0
+    return True, float(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
+
+
+def _attention(config: TrainingConfig, model_class: str, cuda: bool, notes: list[str]) -> str | None:
+    from ..providers.varlen_attention import register_varlen_attention, varlen_problem
+
+    if config.provider != "huggingface":
+        return None  # Unsloth brings its own kernels
+    if config.attention in ("sdpa", "eager"):
+        return config.attention
+    causal = model_class == CAUSAL_CLASS and config.task == "text-generation"
+    if not causal:
+        if config.attention == "varlen":
+            notes.append("Attention: the model's default (varlen is for causal LMs with the Hugging Face provider)")
+        return None
+    problem = varlen_problem() if cuda else "no CUDA GPU"
+    if problem is None and not (config.bf16 or config.fp16):
+        problem = "the flash kernel needs bf16 or fp16"
+    if problem:
+        if config.attention == "varlen":
+            notes.append(f"Attention: sdpa (varlen asked for, but {problem})")
+        return None
+    notes.append("Attention: varlen (PyTorch's variable-length flash kernel: each row attends to itself, no mask)")
+    return register_varlen_attention()
+
+
+def plan_gpu_path(config: TrainingConfig, model_class: str) -> GpuPath:
+    """The run's attention implementation and micro-batch settings on this machine."""
+    cuda, gpu_bytes = _cuda()
+    notes: list[str] = []
+    attention = _attention(config, model_class, cuda, notes)
+    if attention is None or attention in ("sdpa", "eager") or not config.fill_gpu:
+        return GpuPath(config, attention, notes)
+    if config.strategy not in FILL_STRATEGIES or config.world_size > 1:
+        return GpuPath(config, attention, notes)
+    fill = _fill(config, gpu_bytes)
+    if fill.update:
+        notes.append(f"GPU fill: {fill.words}")
+        config = TrainingConfig.model_validate({**config.to_json_dict(), **fill.update})
+    return GpuPath(config, attention, notes)
+
+
+def _fill(config: TrainingConfig, gpu_bytes: float):
+    from ..hardware.catalog import known_config
+    from ..hardware.estimator import TrainingPlan
+    from ..hardware.gpu_fill import Fill, fill_plan
+    from ..hardware.model_shape import model_shape
+    from ..providers.model_source import read_model_config
+
+    try:
+        shape = model_shape(known_config(config.model_name) or read_model_config(config.model_name), CAUSAL_CLASS)
+    except Exception as exc:  # a config the estimator cannot read: keep the user's settings
+        log.info("gpu fill skipped", extra={"fields": {"error": str(exc)}})
+        return Fill({}, "")
+    return fill_plan(shape, TrainingPlan.from_config(config, "cuda"), config.gradient_accumulation_steps, gpu_bytes)
