@@ -9,8 +9,8 @@ Llama-3.1-8B with random weights (speed and memory do not depend on the weights)
 tokenizer; every row of the data runs past the sequence length, so every micro-batch trains
 batch x length tokens. Each configuration runs in a fresh process (Unsloth patches transformers and
 TRL when imported) through ModelForge's own pipeline (``prepare_run``, then ``train()``), with the
-same data, steps, effective batch (batch x accumulation rows per update), LoRA r=16 on all linear
-layers and bf16. The four reference configurations keep the settings as given (SDPA attention,
+same data, steps, effective batch (batch x accumulation rows per update), LoRA (r=16 unless
+``--lora-r``) on all linear layers and bf16. The four reference configurations keep the settings as given (SDPA attention,
 gradient checkpointing, no Liger, no GPU fill); ``hf-lora-fast`` is the Hugging Face provider's
 default path: varlen attention, Liger Kernel where installed, and the GPU fill (the same rows per
 update in fewer, larger micro-batches, checkpointing off where the estimate allows).
@@ -106,7 +106,7 @@ def held_out_loss(model, tokenizer, path: str, length: int) -> float:
 
 
 def run_case(model_key: str, model: str, config_key: str, steps: int, warmup: int, batch: int = BATCH,
-             length: int = LENGTH, accumulation: int = ACCUMULATION, profile: bool = False) -> dict:
+             length: int = LENGTH, accumulation: int = ACCUMULATION, profile: bool = False, lora_r: int = LORA_R) -> dict:
     """One configuration in this process: step times, tokens, peak memory and the held-out loss."""
     import time
 
@@ -128,7 +128,7 @@ def run_case(model_key: str, model: str, config_key: str, steps: int, warmup: in
     config = TrainingConfig(
         model_name=model, dataset=long_rows_dataset(folder, "text", rows=batch * accumulation * (steps + warmup + profiled) + 8),
         per_device_train_batch_size=batch, gradient_accumulation_steps=accumulation, max_seq_length=length,
-        max_steps=steps + warmup + profiled, bf16=True, lora_r=LORA_R, lora_alpha=2 * LORA_R, lora_dropout=0.0,
+        max_steps=steps + warmup + profiled, bf16=True, lora_r=lora_r, lora_alpha=2 * lora_r, lora_dropout=0.0,
         learning_rate=1e-3, eval_split=0.0, logging_steps=1, save_steps=10**6, **CONFIGS[config_key],
     )
     held_out = long_rows_dataset(folder, "text", rows=HELD_OUT_ROWS, seed=1)
@@ -182,7 +182,8 @@ def run_case(model_key: str, model: str, config_key: str, steps: int, warmup: in
         "estimated_gb": estimate_config(ran, "cuda" if cuda else "cpu")["tensors_gb"],
         "gpu": torch.cuda.get_device_name(0) if cuda else "CPU", "batch": batch, "accumulation": accumulation,
         "micro_batch": ran.per_device_train_batch_size, "gradient_checkpointing": ran.gradient_checkpointing,
-        "length": length, "flops_per_token": model_flops_per_token(MODELS[model_key], LORA_R, length), "timed_steps": len(speeds),
+        "length": length, "lora_r": lora_r, "flops_per_token": model_flops_per_token(MODELS[model_key], lora_r, length),
+        "timed_steps": len(speeds),
         "notes": [n for n in notes if n.startswith(("Attention", "GPU fill", "Liger", "Padding-free", "Chunked"))] or notes[-6:],
         "top_kernels": top_kernels,
     }
@@ -233,6 +234,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--accumulation", type=int, default=ACCUMULATION)
     parser.add_argument("--length", type=int, default=LENGTH)
+    parser.add_argument("--lora-r", type=int, default=LORA_R)
     parser.add_argument("--profile-configs", default="", help="Configurations whose top CUDA kernels are recorded.")
     parser.add_argument("--models-dir", help="Build the models here, or reuse the ones built here before.")
     parser.add_argument("--build-only", action="store_true", help="Build the models (into --models-dir) and stop.")
@@ -244,7 +246,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.case:
         profile = args.case[2] in args.profile_configs.split(",")
-        print(json.dumps(run_case(*args.case, args.steps, args.warmup, args.batch, args.length, args.accumulation, profile)))
+        print(json.dumps(run_case(*args.case, args.steps, args.warmup, args.batch, args.length, args.accumulation, profile,
+                                  args.lora_r)))
         return
     if args.report:
         from bench.results import write_block
@@ -264,7 +267,8 @@ def main() -> None:
     if args.build_only:
         return
     command = (f"python -m bench.gpu_bench --models {args.models} --configs {args.configs} --steps {args.steps} "
-               f"--warmup {args.warmup} --batch {args.batch} --accumulation {args.accumulation} --length {args.length}")
+               f"--warmup {args.warmup} --batch {args.batch} --accumulation {args.accumulation} --length {args.length} "
+               f"--lora-r {args.lora_r}")
     results: list[dict] = []
     for model_key in args.models.split(","):
         for config_key in args.configs.split(","):
@@ -274,7 +278,7 @@ def main() -> None:
             done = subprocess.run(
                 [sys.executable, "-m", "bench.gpu_bench", "--case", model_key, models[model_key], config_key, "--steps", str(args.steps),
                  "--warmup", str(args.warmup), "--batch", str(args.batch), "--accumulation", str(args.accumulation),
-                 "--length", str(args.length), "--profile-configs", args.profile_configs],
+                 "--length", str(args.length), "--lora-r", str(args.lora_r), "--profile-configs", args.profile_configs],
                 capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
             )
             lines = [line for line in done.stdout.splitlines() if line.startswith("{")]

@@ -3,7 +3,8 @@
 #   probe  the variable-length kernel and Liger Kernel import (seconds)
 #   tests  the GPU tests (tests/test_gpu.py), while the benchmark's models are built beside them
 #   bench  the GPU benchmark, Qwen2.5-0.5B and Llama-3.2-1B: the four reference configurations and the fast path
-#   big    the GPU benchmark on Llama-3.1-8B at length 2048: HF+LoRA bf16, HF+QLoRA, Unsloth+QLoRA
+#   big    the GPU benchmark on Llama-3.1-8B: HF+LoRA bf16, HF+QLoRA, Unsloth+QLoRA at Unsloth's published
+#          setting (batch 2 x 4 accumulation steps, LoRA r=32 on all linear layers; length 2048)
 #   estimate  the memory estimator against torch.cuda.max_memory_allocated (bench/memory_check.py)
 #   bash bench/gpu_check.sh [probe] [tests] [bench] [big] [estimate]     (default: probe tests bench)
 # On an H200 (2026-12-04): probe+tests+bench about 7 minutes, big about 3; the device's 15 minutes hold
@@ -77,7 +78,7 @@ fi
 
 if [[ $STEPS == *" big "* ]]; then
   timeout "${BIG_TIMEOUT:-260}" python3 -m bench.gpu_bench --models llama-8b --configs hf-lora,hf-qlora,unsloth-qlora \
-    --batch 2 --accumulation 1 --length 2048 --steps 4 --warmup 2 --models-dir "$MODELS" \
+    --batch 2 --accumulation 4 --length 2048 --lora-r 32 --steps 3 --warmup 2 --models-dir "$MODELS" \
     --json "$OUT/gpu_bench_8b.json" 2>"$OUT/gpu_bench_8b.err" | tee "$OUT/gpu_bench_8b.log"
   tail -c 1500 "$OUT/gpu_bench_8b.err"
 fi

@@ -189,6 +189,8 @@ def estimate_text(config, result: dict) -> str:
     lines.append(f"  {'peak':<30}{size(result['peak_gb']):>10} of {result['available_gb']} GB: {verdict_text(result['verdict'])}")
     other = result["other_checkpointing"]
     lines.append(f"  with gradient checkpointing {'on' if other['gradient_checkpointing'] else 'off'}: {size(other['peak_gb'])}")
+    if result.get("gpu_fill"):
+        lines.append(f"  GPU fill (fill_gpu): {result['gpu_fill']}")
     lines += [f"  note: {note}" for note in result["notes"]]
     if result["suggestions"]:
         lines.append("Changes that would help:")

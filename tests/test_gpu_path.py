@@ -9,7 +9,7 @@ import torch
 
 from modelforge_core.hardware.catalog import known_config
 from modelforge_core.hardware.estimator import TrainingPlan, estimate_memory
-from modelforge_core.hardware.gpu_fill import FILL_SHARE, fill_plan
+from modelforge_core.hardware.gpu_fill import FILL_SHARE, fill_plan, filled
 from modelforge_core.hardware.model_shape import model_shape
 from modelforge_core.providers.varlen_attention import ATTENTION_NAME, register_varlen_attention, with_row_lengths
 from modelforge_core.schemas import TrainingConfig
@@ -91,15 +91,8 @@ def test_the_fill_folds_the_accumulation_into_the_micro_batch_on_a_large_gpu():
     # a smaller GPU gets what fits its share, checkpointing kept first where only that fits
     budget = 12 * GB
     mid = fill_plan(shape, plan, 4, budget)
-    assert mid.update and estimate_memory(shape, _merged(plan, mid.update)).total <= FILL_SHARE * budget
+    assert mid.update and estimate_memory(shape, filled(plan, mid)).total <= FILL_SHARE * budget
     assert fill_plan(shape, plan, 4, 3 * GB).update == {}  # nothing larger fits: the config as it is
-
-
-def _merged(plan: TrainingPlan, update: dict) -> TrainingPlan:
-    from dataclasses import replace
-
-    return replace(plan, batch_size=update.get("per_device_train_batch_size", plan.batch_size),
-                   gradient_checkpointing=update.get("gradient_checkpointing", plan.gradient_checkpointing))
 
 
 def test_the_estimate_counts_no_mask_with_the_varlen_kernel():
@@ -195,3 +188,20 @@ def test_a_run_on_the_fast_path_trains_end_to_end(monkeypatch, make_config, tmp_
     assert calls and all(lengths is not None for lengths in calls)
     log = [e["message"] for e in events.read_all() if e.get("type") == "log"]
     assert any(m.startswith("Attention: varlen") for m in log) and any(m.startswith("GPU fill: micro-batch 2 x 2") for m in log)
+
+
+def test_the_estimate_for_a_large_gpu_shows_the_run_the_worker_will_train(tmp_path):
+    """The Finetune tab's and the CLI's estimate on an H200: the filled micro-batch, said in words."""
+    from modelforge_core.services.hardware_service import HardwareService, given_machine
+    from ui.memory_estimate import estimate_markdown
+
+    config = TrainingConfig(model_name="meta-llama/Llama-3.2-1B-Instruct", dataset="x.jsonl", bf16=True,
+                            per_device_train_batch_size=4, gradient_accumulation_steps=4, max_seq_length=1024,
+                            gradient_checkpointing=True)
+    service = HardwareService(tmp_path)
+    h200 = service.estimate(config, machine=given_machine("cuda", 139.0))
+    kept = service.estimate(config.model_copy(update={"fill_gpu": False}), machine=given_machine("cuda", 139.0))
+    assert h200["gpu_fill"].startswith("micro-batch 4 x 4 accumulation steps -> 16 x 1") and kept["gpu_fill"] is None
+    assert h200["peak_gb"] > kept["peak_gb"]  # four times the rows at once, activations kept
+    assert "GPU fill (Advanced settings: Fill a large GPU): micro-batch 4 x 4" in estimate_markdown(h200)
+    assert service.estimate(config, machine=given_machine("cpu", 24.0))["gpu_fill"] is None

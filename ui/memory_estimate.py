@@ -34,6 +34,8 @@ def estimate_markdown(estimate: dict) -> str:
         f"**Memory estimate: {_size(estimate['peak_gb'])} of {estimate['available_gb']} GB {where}: {verdict_text(estimate['verdict'])}**",
         f"<small>{parts}, plus {_size(estimate['framework_gb'])} for the framework.</small>",
     ]
+    if estimate.get("gpu_fill"):
+        lines.append(f"GPU fill (Advanced settings: Fill a large GPU): {estimate['gpu_fill']}.")
     helpful = [s for s in estimate["suggestions"] if s["verdict"] == "fits"][:3]
     if helpful:
         lines.append("To make it fit: " + "; ".join(f"{s['change']} ({_size(s['peak_gb'])})" for s in helpful) + ".")

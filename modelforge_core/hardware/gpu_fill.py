@@ -19,12 +19,28 @@ FILL_SHARE = 0.6
 GB = 1024**3
 
 
+FILL_STRATEGIES = ("sft", "qlora")
+
+
+def fill_applies(config, plan: TrainingPlan) -> bool:
+    """Whether the worker fills the GPU for ``config`` (a TrainingConfig) trained with ``plan``: the varlen kernel
+    (which ``plan`` has on a GPU in 16-bit for causal-LM SFT), one process, ``fill_gpu`` on."""
+    return bool(config.fill_gpu and plan.varlen_attention and config.strategy in FILL_STRATEGIES and config.world_size == 1)
+
+
 @dataclass(frozen=True)
 class Fill:
     """The micro-batch settings to train with; ``update`` is empty when the config's own are kept."""
 
     update: dict
     words: str
+
+
+def filled(plan: TrainingPlan, fill: Fill) -> TrainingPlan:
+    """``plan`` with the fill's micro-batch and checkpointing."""
+    update = fill.update
+    return replace(plan, batch_size=update.get("per_device_train_batch_size", plan.batch_size),
+                   gradient_checkpointing=update.get("gradient_checkpointing", plan.gradient_checkpointing))
 
 
 def fill_plan(shape: ModelShape, plan: TrainingPlan, accumulation: int, gpu_bytes: float) -> Fill:

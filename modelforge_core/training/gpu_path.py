@@ -19,7 +19,6 @@ from ..schemas import TrainingConfig
 
 log = get_logger("training")
 CAUSAL_CLASS = "AutoModelForCausalLM"
-FILL_STRATEGIES = ("sft", "qlora")
 
 
 @dataclass
@@ -67,6 +66,8 @@ def plan_gpu_path(config: TrainingConfig, model_class: str) -> GpuPath:
     cuda, gpu_bytes = _cuda()
     notes: list[str] = []
     attention = _attention(config, model_class, cuda, notes)
+    from ..hardware.gpu_fill import FILL_STRATEGIES
+
     if attention is None or attention in ("sdpa", "eager") or not config.fill_gpu:
         return GpuPath(config, attention, notes)
     if config.strategy not in FILL_STRATEGIES or config.world_size > 1:
