@@ -205,3 +205,30 @@ def test_the_estimate_for_a_large_gpu_shows_the_run_the_worker_will_train(tmp_pa
     assert h200["peak_gb"] > kept["peak_gb"]  # four times the rows at once, activations kept
     assert "GPU fill (Advanced settings: Fill a large GPU): micro-batch 4 x 4" in estimate_markdown(h200)
     assert service.estimate(config, machine=given_machine("cpu", 24.0))["gpu_fill"] is None
+
+
+def test_a_gpu_under_40_gb_keeps_the_settings_as_asked(monkeypatch, make_config):
+    monkeypatch.setattr(gpu_path, "_cuda", lambda: (True, 24 * GB))
+    monkeypatch.setattr("modelforge_core.providers.varlen_attention.varlen_problem", lambda: None)
+    config = TrainingConfig.model_validate(make_config(per_device_train_batch_size=2, gradient_accumulation_steps=4,
+                                                       gradient_checkpointing=True, bf16=True))
+    path = gpu_path.plan_gpu_path(config, "AutoModelForCausalLM")
+    assert path.attention == ATTENTION_NAME and path.config == config and len(path.notes) == 1
+
+
+def test_the_hardware_tabs_recommendations_on_an_h200_estimate_what_the_finetune_tab_does(tmp_path):
+    """"Use in Finetune" then the estimate beside Start: the same peak as the table's, the fill counted in both."""
+    from modelforge_core.hardware.recommendations import recommendation_config
+    from modelforge_core.services.hardware_service import HardwareService, given_machine
+
+    service = HardwareService(tmp_path)
+    machine = {**given_machine("cuda", 139.0), "ram_total_gb": 128.0, "profile_defaults": {}}
+    items = [item for item in service.recommendations("text-generation", machine) if not item["demo"]]
+    assert items
+    filled_any = False
+    for item in items:
+        config = recommendation_config(item["model_id"], "text-generation", item["settings"])
+        estimate = service.estimate(config, machine)
+        assert estimate["peak_gb"] == item["peak_gb"], item["model_id"]
+        filled_any |= bool(estimate["gpu_fill"])
+    assert filled_any

@@ -1,4 +1,4 @@
-"""Filling a large GPU: bigger micro-batches and no recomputation where the memory estimate allows.
+"""Filling a large GPU (40 GB and more): bigger micro-batches and no recomputation where the memory estimate allows.
 
 A user asks for an effective batch (``per_device_train_batch_size`` x ``gradient_accumulation_steps`` rows per
 update). On a GPU with memory to spare, the same update trains faster as fewer, larger micro-batches (the
@@ -17,15 +17,17 @@ from .model_shape import ModelShape
 
 FILL_SHARE = 0.6
 GB = 1024**3
+LARGE_GPU_BYTES = 40 * GB  # A100, L40S, H100, H200 class: smaller GPUs keep the settings as asked
 
 
 FILL_STRATEGIES = ("sft", "qlora")
 
 
-def fill_applies(config, plan: TrainingPlan) -> bool:
-    """Whether the worker fills the GPU for ``config`` (a TrainingConfig) trained with ``plan``: the varlen kernel
-    (which ``plan`` has on a GPU in 16-bit for causal-LM SFT), one process, ``fill_gpu`` on."""
-    return bool(config.fill_gpu and plan.varlen_attention and config.strategy in FILL_STRATEGIES and config.world_size == 1)
+def fill_applies(config, plan: TrainingPlan, gpu_bytes: float) -> bool:
+    """Whether the worker fills the GPU for ``config`` (a TrainingConfig) trained with ``plan``: a large GPU, the
+    varlen kernel (which ``plan`` has on a GPU in 16-bit for causal-LM SFT), one process, ``fill_gpu`` on."""
+    return bool(config.fill_gpu and plan.varlen_attention and config.strategy in FILL_STRATEGIES and config.world_size == 1
+                and gpu_bytes >= LARGE_GPU_BYTES)
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ class TrainingConfig(BaseModel):
         "GPU, Hugging Face provider). auto: on where liger-kernel is installed and the architecture is supported."
     )
     fill_gpu: bool = Field(
-        True, description="On a CUDA GPU with memory to spare (H100/H200 class), train larger micro-batches with fewer "
+        True, description="On a CUDA GPU of 40 GB or more (A100, H100, H200 class), train larger micro-batches with fewer "
         "accumulation steps (the same rows per update) and skip gradient checkpointing when the memory estimate allows."
     )
     gradient_checkpointing: bool = Field(False, description="Recompute activations: less memory, slower.")

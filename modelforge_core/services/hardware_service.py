@@ -228,8 +228,9 @@ class HardwareService:
         budget = _budget_gb(machine) * GB
         shape, plan, reward = _shape_and_plan(config, device)
         fill = None
-        if device == "cuda" and fill_applies(config, plan):  # what the worker will train on this GPU
-            fill = fill_plan(shape, plan, config.gradient_accumulation_steps, machine["training_memory_gb"] * GB)
+        gpu_bytes = machine["training_memory_gb"] * GB
+        if device == "cuda" and fill_applies(config, plan, gpu_bytes):  # what the worker will train on this GPU
+            fill = fill_plan(shape, plan, config.gradient_accumulation_steps, gpu_bytes)
             plan = filled(plan, fill)
         estimate = estimate_memory(shape, plan, reward)
         result = {

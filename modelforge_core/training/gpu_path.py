@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..logging_config import get_logger
+from ..providers.varlen_attention import ATTENTION_NAME
 from ..schemas import TrainingConfig
 
 log = get_logger("training")
@@ -66,11 +67,10 @@ def plan_gpu_path(config: TrainingConfig, model_class: str) -> GpuPath:
     cuda, gpu_bytes = _cuda()
     notes: list[str] = []
     attention = _attention(config, model_class, cuda, notes)
-    from ..hardware.gpu_fill import FILL_STRATEGIES
+    from ..hardware.estimator import TrainingPlan
+    from ..hardware.gpu_fill import fill_applies
 
-    if attention is None or attention in ("sdpa", "eager") or not config.fill_gpu:
-        return GpuPath(config, attention, notes)
-    if config.strategy not in FILL_STRATEGIES or config.world_size > 1:
+    if attention != ATTENTION_NAME or not fill_applies(config, TrainingPlan.from_config(config, "cuda"), gpu_bytes):
         return GpuPath(config, attention, notes)
     fill = _fill(config, gpu_bytes)
     if fill.update:
