@@ -115,11 +115,16 @@ def test_on_the_cpu_the_plan_keeps_the_config(make_config):
     assert gpu_path.plan_gpu_path(asked, "AutoModelForCausalLM").notes == ["Attention: sdpa (varlen asked for, but no CUDA GPU)"]
 
 
-def test_on_a_large_gpu_the_plan_loads_varlen_and_fills(monkeypatch, make_config):
-    monkeypatch.setattr(gpu_path, "_cuda", lambda: (True, 139 * GB))
+def _on_a_gpu(monkeypatch, make_config, gpu_gb: float) -> TrainingConfig:
+    """This process told it has a CUDA GPU of ``gpu_gb`` that the kernel runs on; a bf16 config of 2 x 4 with checkpointing."""
+    monkeypatch.setattr(gpu_path, "_cuda", lambda: (True, gpu_gb * GB))
     monkeypatch.setattr("modelforge_core.providers.varlen_attention.varlen_problem", lambda: None)
-    config = TrainingConfig.model_validate(make_config(per_device_train_batch_size=2, gradient_accumulation_steps=4,
-                                                       gradient_checkpointing=True, bf16=True))
+    return TrainingConfig.model_validate(make_config(per_device_train_batch_size=2, gradient_accumulation_steps=4,
+                                                     gradient_checkpointing=True, bf16=True))
+
+
+def test_on_a_large_gpu_the_plan_loads_varlen_and_fills(monkeypatch, make_config):
+    config = _on_a_gpu(monkeypatch, make_config, 139)
     path = gpu_path.plan_gpu_path(config, "AutoModelForCausalLM")
     assert path.attention == ATTENTION_NAME
     assert (path.config.per_device_train_batch_size, path.config.gradient_accumulation_steps) == (8, 1)
@@ -208,10 +213,7 @@ def test_the_estimate_for_a_large_gpu_shows_the_run_the_worker_will_train(tmp_pa
 
 
 def test_a_gpu_under_40_gb_keeps_the_settings_as_asked(monkeypatch, make_config):
-    monkeypatch.setattr(gpu_path, "_cuda", lambda: (True, 24 * GB))
-    monkeypatch.setattr("modelforge_core.providers.varlen_attention.varlen_problem", lambda: None)
-    config = TrainingConfig.model_validate(make_config(per_device_train_batch_size=2, gradient_accumulation_steps=4,
-                                                       gradient_checkpointing=True, bf16=True))
+    config = _on_a_gpu(monkeypatch, make_config, 24)
     path = gpu_path.plan_gpu_path(config, "AutoModelForCausalLM")
     assert path.attention == ATTENTION_NAME and path.config == config and len(path.notes) == 1
 
