@@ -137,6 +137,7 @@ def test_on_a_large_gpu_the_plan_loads_varlen_and_fills(monkeypatch, make_config
     fp32 = gpu_path.plan_gpu_path(config.model_copy(update={"bf16": False}), "AutoModelForCausalLM")
     assert fp32.attention is None and fp32.config.per_device_train_batch_size == 2
     assert gpu_path.plan_gpu_path(config.model_copy(update={"provider": "unsloth"}), "AutoModelForCausalLM").attention is None
+    assert gpu_path.plan_gpu_path(config.model_copy(update={"strategy": "dpo"}), "AutoModelForCausalLM").attention is None
     seq2seq = gpu_path.plan_gpu_path(config, "AutoModelForSeq2SeqLM")
     assert seq2seq.attention is None and seq2seq.config.per_device_train_batch_size == 2
 

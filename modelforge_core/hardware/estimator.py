@@ -110,7 +110,8 @@ class TrainingPlan:
         target = config.target_modules if isinstance(config.target_modules, str) else tuple(config.target_modules)
         # the worker's choice on a GPU (training.gpu_path): the varlen kernel for causal-LM SFT in 16-bit
         varlen = (device == "cuda" and precision != "fp32" and config.attention in ("auto", "varlen")
-                  and config.provider == "huggingface" and config.task == "text-generation")
+                  and config.provider == "huggingface" and config.task == "text-generation"
+                  and config.strategy in ("sft", "qlora"))
         return cls(
             strategy=config.strategy,
             full_finetuning=config.finetuning_type == "full",

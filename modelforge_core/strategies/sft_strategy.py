@@ -93,7 +93,7 @@ class SFTStrategy:
         return {}
 
     def _liger(self, model: Any, config: Any) -> bool:
-        """Liger Kernel's fused kernels where they apply (``training.gpu_path.liger_problem``)."""
+        """Liger Kernel's fused kernels where they apply (``strategies.liger``)."""
         from .liger import liger_problem
 
         problem = liger_problem(config, model, _output_layer_adapted(model))

@@ -1,8 +1,8 @@
 """The fast GPU path of the Hugging Face provider, decided once per run before the model loads.
 
-- **Attention**: causal-LM SFT in 16-bit on a CUDA GPU loads the model with PyTorch's variable-length flash
+- **Attention**: causal-LM SFT and QLoRA in 16-bit on a CUDA GPU load the model with PyTorch's variable-length flash
   kernel (``providers.varlen_attention``): padding-free batches without a mask over the batch's tokens.
-- **Fill**: with that kernel, a GPU with memory to spare trains the same effective batch as fewer, larger
+- **Fill**: with that kernel, a GPU of 40 GB or more trains the same effective batch as fewer, larger
   micro-batches and without gradient checkpointing (``hardware.gpu_fill``), where the estimate allows.
 - **Liger Kernel** (optional dependency): fused RMSNorm, RoPE, SwiGLU and linear cross-entropy, decided by the
   SFT strategy when it builds the trainer (``strategies.liger``), since it depends on where LoRA sits.
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from ..logging_config import get_logger
 from ..providers.varlen_attention import ATTENTION_NAME
 from ..schemas import TrainingConfig
+from ..strategies.liger import FAST_STRATEGIES
 
 log = get_logger("training")
 CAUSAL_CLASS = "AutoModelForCausalLM"
@@ -46,10 +47,9 @@ def _attention(config: TrainingConfig, model_class: str, cuda: bool, notes: list
         return None  # Unsloth brings its own kernels
     if config.attention in ("sdpa", "eager"):
         return config.attention
-    causal = model_class == CAUSAL_CLASS and config.task == "text-generation"
-    if not causal:
+    if model_class != CAUSAL_CLASS or config.task != "text-generation" or config.strategy not in FAST_STRATEGIES:
         if config.attention == "varlen":
-            notes.append("Attention: the model's default (varlen is for causal LMs with the Hugging Face provider)")
+            notes.append("Attention: the model's default (varlen is for causal-LM SFT and QLoRA)")
         return None
     problem = varlen_problem() if cuda else "no CUDA GPU"
     if problem is None and not (config.bf16 or config.fp16):
@@ -64,12 +64,12 @@ def _attention(config: TrainingConfig, model_class: str, cuda: bool, notes: list
 
 def plan_gpu_path(config: TrainingConfig, model_class: str) -> GpuPath:
     """The run's attention implementation and micro-batch settings on this machine."""
-    cuda, gpu_bytes = _cuda()
-    notes: list[str] = []
-    attention = _attention(config, model_class, cuda, notes)
     from ..hardware.estimator import TrainingPlan
     from ..hardware.gpu_fill import fill_applies
 
+    cuda, gpu_bytes = _cuda()
+    notes: list[str] = []
+    attention = _attention(config, model_class, cuda, notes)
     if attention != ATTENTION_NAME or not fill_applies(config, TrainingPlan.from_config(config, "cuda"), gpu_bytes):
         return GpuPath(config, attention, notes)
     fill = _fill(config, gpu_bytes)
