@@ -111,7 +111,7 @@ class TrainingPlan:
         # the worker's choice on a GPU (training.gpu_path): the varlen kernel for causal-LM SFT in 16-bit
         varlen = (device == "cuda" and precision != "fp32" and config.attention in ("auto", "varlen")
                   and config.provider == "huggingface" and config.task == "text-generation"
-                  and config.strategy in ("sft", "qlora"))
+                  and config.strategy in ("sft", "qlora"))  # and an architecture it covers: the estimate does not know it
         return cls(
             strategy=config.strategy,
             full_finetuning=config.finetuning_type == "full",

@@ -48,10 +48,15 @@ def _kernel_parameters() -> frozenset[str]:
     return frozenset(inspect.signature(varlen_attn).parameters)
 
 
+@functools.cache
+def _kernel_available() -> bool:
+    return varlen_problem() is None
+
+
 def _kernel_applies(query: Any, dropout_p: float, window_size: tuple[int, int]) -> bool:
     if not query.is_cuda or str(query.dtype).removeprefix("torch.") not in KERNEL_DTYPES or dropout_p:
         return False
-    if query.shape[-1] > MAX_HEAD_DIM or varlen_problem() is not None:
+    if query.shape[-1] > MAX_HEAD_DIM or not _kernel_available():
         return False
     return tuple(window_size) == (-1, -1) or "window_size" in _kernel_parameters()
 

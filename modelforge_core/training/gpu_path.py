@@ -21,6 +21,11 @@ from ..strategies.liger import FAST_STRATEGIES
 
 log = get_logger("training")
 CAUSAL_CLASS = "AutoModelForCausalLM"
+# Architectures whose attention the varlen kernel computes in full: no logit soft-capping (Gemma 2 and 3), no
+# attention sinks (gpt-oss), which the kernel does not take and transformers would then leave out
+VARLEN_ARCHITECTURES = frozenset((
+    "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "phi3", "gemma", "granite", "olmo2",
+))
 
 
 @dataclass
@@ -40,7 +45,7 @@ def _cuda() -> tuple[bool, float]:
     return True, float(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
 
 
-def _attention(config: TrainingConfig, model_class: str, cuda: bool, notes: list[str]) -> str | None:
+def _attention(config: TrainingConfig, model_class: str, model_type: str | None, cuda: bool, notes: list[str]) -> str | None:
     from ..providers.varlen_attention import register_varlen_attention, varlen_problem
 
     if config.provider != "huggingface":
@@ -52,6 +57,8 @@ def _attention(config: TrainingConfig, model_class: str, cuda: bool, notes: list
             notes.append("Attention: the model's default (varlen is for causal-LM SFT and QLoRA)")
         return None
     problem = varlen_problem() if cuda else "no CUDA GPU"
+    if problem is None and model_type not in VARLEN_ARCHITECTURES:
+        problem = f"not checked for the {model_type} architecture"
     if problem is None and not (config.bf16 or config.fp16):
         problem = "the flash kernel needs bf16 or fp16"
     if problem:
@@ -62,14 +69,14 @@ def _attention(config: TrainingConfig, model_class: str, cuda: bool, notes: list
     return register_varlen_attention()
 
 
-def plan_gpu_path(config: TrainingConfig, model_class: str) -> GpuPath:
-    """The run's attention implementation and micro-batch settings on this machine."""
+def plan_gpu_path(config: TrainingConfig, model_class: str, model_type: str | None) -> GpuPath:
+    """The run's attention implementation and micro-batch settings on this machine (``model_type``: config.json's)."""
     from ..hardware.estimator import TrainingPlan
     from ..hardware.gpu_fill import fill_applies
 
     cuda, gpu_bytes = _cuda()
     notes: list[str] = []
-    attention = _attention(config, model_class, cuda, notes)
+    attention = _attention(config, model_class, model_type, cuda, notes)
     if attention != ATTENTION_NAME or not fill_applies(config, TrainingPlan.from_config(config, "cuda"), gpu_bytes):
         return GpuPath(config, attention, notes)
     fill = _fill(config, gpu_bytes)

@@ -100,8 +100,9 @@ def prepare_run(
     _, _, precision_note = resolve_precision(config)
     if precision_note:
         events.log(precision_note, level="warning")
-    model_class = check_model_serves_task(config.model_name, read_model_config(config.model_name), config.task)
-    gpu_path = plan_gpu_path(config, model_class)
+    model_config = read_model_config(config.model_name)
+    model_class = check_model_serves_task(config.model_name, model_config, config.task)
+    gpu_path = plan_gpu_path(config, model_class, model_config.get("model_type"))
     config = gpu_path.config  # the GPU fill's micro-batch settings; the job keeps the user's config
     for note in gpu_path.notes:
         events.log(note)
