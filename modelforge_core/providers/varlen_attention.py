@@ -25,8 +25,10 @@ KERNEL_DTYPES = ("float16", "bfloat16")
 MAX_HEAD_DIM = 256
 
 
+@functools.cache
 def varlen_problem() -> str | None:
-    """Why the variable-length kernel cannot run here, or None when it can."""
+    """Why the variable-length kernel cannot run here, or None when it can (checked once per process: the GPU, the
+    torch build, then one small causal forward and backward with grouped heads against each row apart)."""
     import torch
 
     if not torch.cuda.is_available():
@@ -38,6 +40,25 @@ def varlen_problem() -> str | None:
         from torch.nn.attention import varlen  # noqa: F401
     except ImportError:
         return f"torch {torch.__version__} has no torch.nn.attention.varlen (PyTorch 2.9 or later has it)"
+    return _self_check()
+
+
+def _self_check() -> str | None:
+    import torch
+
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    cu = torch.tensor([0, 24, 64], dtype=torch.int32, device="cuda")
+    q, k, v = (torch.randn(64, heads, 64, device="cuda", generator=generator).to(torch.bfloat16).requires_grad_()
+               for heads in (4, 2, 2))
+    try:
+        out = _torch_varlen(q, k, v, cu, cu, 40, 40, None, True, (-1, -1))
+        out.float().sum().backward()
+    except Exception as exc:  # a torch build whose kernel does not run here: SDPA instead
+        return f"the kernel failed its check on this GPU ({type(exc).__name__}: {exc})"[:300]
+    expected = reference_varlen(q.detach().float(), k.detach().float(), v.detach().float(), cu, cu, causal=True)
+    error = (out.detach().float() - expected).abs().max().item()
+    if error > 0.05 or q.grad is None:
+        return f"the kernel's output differs from attention row by row by {error:.3f} on this GPU"
     return None
 
 
@@ -48,15 +69,10 @@ def _kernel_parameters() -> frozenset[str]:
     return frozenset(inspect.signature(varlen_attn).parameters)
 
 
-@functools.cache
-def _kernel_available() -> bool:
-    return varlen_problem() is None
-
-
 def _kernel_applies(query: Any, dropout_p: float, window_size: tuple[int, int]) -> bool:
     if not query.is_cuda or str(query.dtype).removeprefix("torch.") not in KERNEL_DTYPES or dropout_p:
         return False
-    if query.shape[-1] > MAX_HEAD_DIM or not _kernel_available():
+    if query.shape[-1] > MAX_HEAD_DIM or varlen_problem() is not None:
         return False
     return tuple(window_size) == (-1, -1) or "window_size" in _kernel_parameters()
 
