@@ -7,8 +7,8 @@
 #          setting (batch 2 x 4 accumulation steps, LoRA r=32 on all linear layers; length 2048)
 #   estimate  the memory estimator against torch.cuda.max_memory_allocated (bench/memory_check.py)
 #   bash bench/gpu_check.sh [probe] [tests] [bench] [big] [estimate]     (default: probe tests bench)
-# On an H200 (2026-12-04): probe+tests+bench about 7 minutes, big about 3; the device's 15 minutes hold
-# them in two calls, with room to run one part again.
+# Sized (not yet timed on a device: the session that wrote it got none) for about 7 minutes for probe+tests+bench
+# and 3 for big on an H200: the device's 15 minutes hold them in two calls, with room to run one part again.
 # Limits (seconds): PROBE_TIMEOUT (60), TESTS_TIMEOUT (200), BENCH_TIMEOUT (330), BIG_TIMEOUT (260),
 # ESTIMATE_TIMEOUT (200); BENCH_ARGS adds options to the bench part, e.g. BENCH_ARGS="--configs hf-lora,hf-lora-fast".
 # Packages the machine lacks come unpacked from .gpu/site.tar.xz (bash bench/gpu_site.sh builds it); logs and
