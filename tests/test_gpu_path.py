@@ -109,10 +109,17 @@ def test_the_estimate_counts_no_mask_with_the_varlen_kernel():
 
 def test_on_the_cpu_the_plan_keeps_the_config(make_config):
     config = TrainingConfig.model_validate(make_config(per_device_train_batch_size=2, gradient_accumulation_steps=4))
-    path = gpu_path.plan_gpu_path(config, "AutoModelForCausalLM", "llama")
+    path = gpu_path.plan_gpu_path(config, "AutoModelForCausalLM", _llama(config))
     assert path.attention is None and path.config == config and path.notes == []
     asked = TrainingConfig.model_validate(make_config(attention="varlen"))
-    assert gpu_path.plan_gpu_path(asked, "AutoModelForCausalLM", "llama").notes == ["Attention: sdpa (varlen asked for, but no CUDA GPU)"]
+    assert gpu_path.plan_gpu_path(asked, "AutoModelForCausalLM", _llama(asked)).notes == ["Attention: sdpa (varlen asked for, but no CUDA GPU)"]
+
+
+def _llama(config: TrainingConfig) -> dict:
+    """The config.json of the config's model (the demo model: a Llama)."""
+    from modelforge_core.providers.model_source import read_model_config
+
+    return read_model_config(config.model_name)
 
 
 def _on_a_gpu(monkeypatch, make_config, gpu_gb: float) -> TrainingConfig:
@@ -125,22 +132,22 @@ def _on_a_gpu(monkeypatch, make_config, gpu_gb: float) -> TrainingConfig:
 
 def test_on_a_large_gpu_the_plan_loads_varlen_and_fills(monkeypatch, make_config):
     config = _on_a_gpu(monkeypatch, make_config, 139)
-    path = gpu_path.plan_gpu_path(config, "AutoModelForCausalLM", "llama")
+    path = gpu_path.plan_gpu_path(config, "AutoModelForCausalLM", _llama(config))
     assert path.attention == ATTENTION_NAME
     assert (path.config.per_device_train_batch_size, path.config.gradient_accumulation_steps) == (8, 1)
     assert not path.config.gradient_checkpointing and path.config.learning_rate == config.learning_rate
     assert path.notes[0].startswith("Attention: varlen") and path.notes[1].startswith("GPU fill: micro-batch 2 x 4")
     # each part can be turned off; float32 and other providers keep the model's own attention
-    kept = gpu_path.plan_gpu_path(config.model_copy(update={"fill_gpu": False}), "AutoModelForCausalLM", "llama")
+    kept = gpu_path.plan_gpu_path(config.model_copy(update={"fill_gpu": False}), "AutoModelForCausalLM", _llama(config))
     assert kept.attention == ATTENTION_NAME and kept.config.per_device_train_batch_size == 2
-    assert gpu_path.plan_gpu_path(config.model_copy(update={"attention": "sdpa"}), "AutoModelForCausalLM", "llama").attention == "sdpa"
-    fp32 = gpu_path.plan_gpu_path(config.model_copy(update={"bf16": False}), "AutoModelForCausalLM", "llama")
+    assert gpu_path.plan_gpu_path(config.model_copy(update={"attention": "sdpa"}), "AutoModelForCausalLM", _llama(config)).attention == "sdpa"
+    fp32 = gpu_path.plan_gpu_path(config.model_copy(update={"bf16": False}), "AutoModelForCausalLM", _llama(config))
     assert fp32.attention is None and fp32.config.per_device_train_batch_size == 2
-    assert gpu_path.plan_gpu_path(config.model_copy(update={"provider": "unsloth"}), "AutoModelForCausalLM", "llama").attention is None
-    assert gpu_path.plan_gpu_path(config.model_copy(update={"strategy": "dpo"}), "AutoModelForCausalLM", "llama").attention is None
-    capped = gpu_path.plan_gpu_path(config.model_copy(update={"attention": "varlen"}), "AutoModelForCausalLM", "gemma2")
+    assert gpu_path.plan_gpu_path(config.model_copy(update={"provider": "unsloth"}), "AutoModelForCausalLM", _llama(config)).attention is None
+    assert gpu_path.plan_gpu_path(config.model_copy(update={"strategy": "dpo"}), "AutoModelForCausalLM", _llama(config)).attention is None
+    capped = gpu_path.plan_gpu_path(config.model_copy(update={"attention": "varlen"}), "AutoModelForCausalLM", {"model_type": "gemma2"})
     assert capped.attention is None and capped.notes == ["Attention: sdpa (varlen asked for, but not checked for the gemma2 architecture)"]
-    seq2seq = gpu_path.plan_gpu_path(config, "AutoModelForSeq2SeqLM", "t5")
+    seq2seq = gpu_path.plan_gpu_path(config, "AutoModelForSeq2SeqLM", {"model_type": "t5"})
     assert seq2seq.attention is None and seq2seq.config.per_device_train_batch_size == 2
 
 
@@ -217,7 +224,7 @@ def test_the_estimate_for_a_large_gpu_shows_the_run_the_worker_will_train(tmp_pa
 
 def test_a_gpu_under_40_gb_keeps_the_settings_as_asked(monkeypatch, make_config):
     config = _on_a_gpu(monkeypatch, make_config, 24)
-    path = gpu_path.plan_gpu_path(config, "AutoModelForCausalLM", "llama")
+    path = gpu_path.plan_gpu_path(config, "AutoModelForCausalLM", _llama(config))
     assert path.attention == ATTENTION_NAME and path.config == config and len(path.notes) == 1
 
 

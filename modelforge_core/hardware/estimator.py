@@ -16,7 +16,7 @@ from enum import Enum
 
 from ..model_kinds import ModelKind
 from ..providers.varlen_attention import ATTENTION_NAME
-from ..strategies.padding_free import padding_free_applies
+from ..strategies.padding_free import padding_free_applies, varlen_applies
 from .model_shape import ModelShape
 
 GB = 1024**3
@@ -108,10 +108,8 @@ class TrainingPlan:
         if device != "cpu":
             precision = "bf16" if config.bf16 else "fp16" if config.fp16 else "fp32"
         target = config.target_modules if isinstance(config.target_modules, str) else tuple(config.target_modules)
-        # the worker's choice on a GPU (training.gpu_path): the varlen kernel for causal-LM SFT in 16-bit
-        varlen = (device == "cuda" and precision != "fp32" and config.attention in ("auto", "varlen")
-                  and config.provider == "huggingface" and config.task == "text-generation"
-                  and config.strategy in ("sft", "qlora"))  # and an architecture it covers: the estimate does not know it
+        # the worker's choice on a GPU (training.gpu_path), but for the architecture, which the estimate does not know
+        varlen = device == "cuda" and precision != "fp32" and varlen_applies(config)
         return cls(
             strategy=config.strategy,
             full_finetuning=config.finetuning_type == "full",

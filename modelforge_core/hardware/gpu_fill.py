@@ -12,22 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .estimator import TrainingPlan, estimate_memory
+from .estimator import GB, TrainingPlan, estimate_memory
 from .model_shape import ModelShape
 
 FILL_SHARE = 0.6
-GB = 1024**3
 LARGE_GPU_BYTES = 40 * GB  # A100, L40S, H100, H200 class: smaller GPUs keep the settings as asked
-
-
-FILL_STRATEGIES = ("sft", "qlora")
-
-
-def fill_applies(config, plan: TrainingPlan, gpu_bytes: float) -> bool:
-    """Whether the worker fills the GPU for ``config`` (a TrainingConfig) trained with ``plan``: a large GPU, the
-    varlen kernel (which ``plan`` has on a GPU in 16-bit for causal-LM SFT), one process, ``fill_gpu`` on."""
-    return bool(config.fill_gpu and plan.varlen_attention and config.strategy in FILL_STRATEGIES and config.world_size == 1
-                and gpu_bytes >= LARGE_GPU_BYTES)
 
 
 @dataclass(frozen=True)
@@ -36,6 +25,14 @@ class Fill:
 
     update: dict
     words: str
+
+
+def fill_for(config, shape: ModelShape, plan: TrainingPlan, gpu_bytes: float) -> Fill:
+    """What the worker changes for ``config`` (a TrainingConfig) trained with ``plan`` on a GPU of ``gpu_bytes``: nothing
+    unless the GPU is large, ``plan`` has the varlen kernel (a GPU, 16-bit, causal-LM SFT or QLoRA), one process and
+    ``fill_gpu`` is on; else ``fill_plan``'s choice."""
+    applies = config.fill_gpu and plan.varlen_attention and config.world_size == 1 and gpu_bytes >= LARGE_GPU_BYTES
+    return fill_plan(shape, plan, config.gradient_accumulation_steps, gpu_bytes) if applies else Fill({}, "")
 
 
 def filled(plan: TrainingPlan, fill: Fill) -> TrainingPlan:

@@ -16,7 +16,7 @@ from ..schemas import TrainingConfig
 from ..strategies.strategy_factory import StrategyFactory
 from .catalog import CPU_MAX_PARAMS, catalog_for
 from .estimator import GB, TrainingPlan, Verdict, estimate_memory, verdict
-from .gpu_fill import fill_applies, fill_plan, filled
+from .gpu_fill import fill_for, filled
 from .model_shape import model_shape
 from .profiles import profile_defaults
 
@@ -75,8 +75,7 @@ def _fitting(model_id: str, task: str, shape, settings: dict, device: str, budge
         except ValidationError:
             continue
         plan = TrainingPlan.from_config(config, device)
-        if device == "cuda" and fill_applies(config, plan, budget):  # estimated as the worker will train it
-            plan = filled(plan, fill_plan(shape, plan, config.gradient_accumulation_steps, budget))
+        plan = filled(plan, fill_for(config, shape, plan, budget))  # estimated as the worker will train it
         estimate = estimate_memory(shape, plan)
         if verdict(estimate, budget) is Verdict.FITS:
             return candidate, estimate.to_dict()

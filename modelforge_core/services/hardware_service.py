@@ -21,7 +21,7 @@ from ..exceptions import ConfigurationError, ModelAccessError
 from ..hardware import detection
 from ..hardware.catalog import known_config
 from ..hardware.estimator import GB, TrainingPlan, Verdict, estimate_memory, suggest, verdict
-from ..hardware.gpu_fill import fill_applies, fill_plan, filled
+from ..hardware.gpu_fill import fill_for, filled
 from ..hardware.model_shape import model_shape
 from ..hardware.profiles import PROFILE_REFERENCE_MEMORY_GB, compute_profile, profile_defaults
 from ..hardware.recommendations import recommend, recommendation_config
@@ -227,11 +227,8 @@ class HardwareService:
         device = machine["training_device"]
         budget = _budget_gb(machine) * GB
         shape, plan, reward = _shape_and_plan(config, device)
-        fill = None
-        gpu_bytes = machine["training_memory_gb"] * GB
-        if device == "cuda" and fill_applies(config, plan, gpu_bytes):  # what the worker will train on this GPU
-            fill = fill_plan(shape, plan, config.gradient_accumulation_steps, gpu_bytes)
-            plan = filled(plan, fill)
+        fill = fill_for(config, shape, plan, budget)  # what the worker will train on this GPU (nothing elsewhere)
+        plan = filled(plan, fill)
         estimate = estimate_memory(shape, plan, reward)
         result = {
             **estimate.to_dict(),
@@ -245,7 +242,7 @@ class HardwareService:
         wanted = always_suggest or result["verdict"] is not Verdict.FITS
         result["suggestions"] = suggest(shape, plan, budget, reward) if wanted else []
         result["warnings"] = [text for text in (learning_rate_warning(config),) if text]
-        result["gpu_fill"] = fill.words if fill is not None and fill.update else None
+        result["gpu_fill"] = fill.words or None
         return result
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-FAST_STRATEGIES = ("sft", "qlora")
+from .padding_free import FAST_STRATEGIES
 
 
 def liger_problem(config: Any, model, output_layer_adapted: bool) -> str | None:

@@ -19,18 +19,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..logging_config import get_logger
+from ..providers.varlen_attention import ATTENTION_NAME
 
 log = get_logger("strategies")
 # The second row's logits, alone vs after another row, may differ by float noise only (bf16 on a
 # GPU reorders sums); mixing rows moves them by about their own spread.
 RELATIVE_TOLERANCE = 0.05
 PACKED_TOKENS_LIMIT = 4096  # 4096^2 x 8 bytes = 128 MiB of mask
-FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3", "modelforge_flash_varlen")  # the last: providers.varlen_attention
+FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3", ATTENTION_NAME)
+FAST_STRATEGIES = ("sft", "qlora")  # the causal-LM strategies of the fast path (padding-free, varlen, fill, Liger)
+
+
+def varlen_applies(config: Any) -> bool:
+    """The config-level rule for the variable-length kernel (``providers.varlen_attention``): attention auto or
+    varlen, the Hugging Face provider, causal-LM SFT or QLoRA. The worker also needs a CUDA GPU it runs on, 16-bit
+    and an architecture it covers (``training.gpu_path``)."""
+    return (config.attention in ("auto", "varlen") and config.provider == "huggingface"
+            and config.task == "text-generation" and config.strategy in FAST_STRATEGIES)
 
 
 def padding_free_applies(config: Any, attn_implementation: str | None = None) -> bool:
     """The config-level rule: causal-LM SFT or QLoRA, padding_free on, no packing, a batch small enough."""
-    if not config.padding_free or config.packing or config.task != "text-generation" or config.strategy not in ("sft", "qlora"):
+    if not config.padding_free or config.packing or config.task != "text-generation" or config.strategy not in FAST_STRATEGIES:
         return False
     if attn_implementation in FLASH_ATTENTION:
         return True

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..hardware.estimator import TrainingPlan
+from ..hardware.gpu_fill import Fill, fill_for
+from ..hardware.model_shape import model_shape
 from ..logging_config import get_logger
+from ..model_kinds import ModelKind
 from ..providers.varlen_attention import ATTENTION_NAME
 from ..schemas import TrainingConfig
-from ..strategies.liger import FAST_STRATEGIES
+from ..strategies.padding_free import varlen_applies
 
 log = get_logger("training")
-CAUSAL_CLASS = "AutoModelForCausalLM"
 # Architectures whose attention the varlen kernel computes in full: no logit soft-capping (Gemma 2 and 3), no
 # attention sinks (gpt-oss), which the kernel does not take and transformers would then leave out
 VARLEN_ARCHITECTURES = frozenset((
@@ -52,7 +55,7 @@ def _attention(config: TrainingConfig, model_class: str, model_type: str | None,
         return None  # Unsloth brings its own kernels
     if config.attention in ("sdpa", "eager"):
         return config.attention
-    if model_class != CAUSAL_CLASS or config.task != "text-generation" or config.strategy not in FAST_STRATEGIES:
+    if model_class != ModelKind.CAUSAL.auto_class or not varlen_applies(config):
         if config.attention == "varlen":
             notes.append("Attention: the model's default (varlen is for causal-LM SFT and QLoRA)")
         return None
@@ -69,33 +72,24 @@ def _attention(config: TrainingConfig, model_class: str, model_type: str | None,
     return register_varlen_attention()
 
 
-def plan_gpu_path(config: TrainingConfig, model_class: str, model_type: str | None) -> GpuPath:
-    """The run's attention implementation and micro-batch settings on this machine (``model_type``: config.json's)."""
-    from ..hardware.estimator import TrainingPlan
-    from ..hardware.gpu_fill import fill_applies
-
+def plan_gpu_path(config: TrainingConfig, model_class: str, model_config: dict) -> GpuPath:
+    """The run's attention implementation and micro-batch settings on this machine (``model_config``: its config.json)."""
     cuda, gpu_bytes = _cuda()
     notes: list[str] = []
-    attention = _attention(config, model_class, model_type, cuda, notes)
-    if attention != ATTENTION_NAME or not fill_applies(config, TrainingPlan.from_config(config, "cuda"), gpu_bytes):
+    attention = _attention(config, model_class, model_config.get("model_type"), cuda, notes)
+    if attention != ATTENTION_NAME:
         return GpuPath(config, attention, notes)
-    fill = _fill(config, gpu_bytes)
+    fill = _fill(config, model_config, gpu_bytes)
     if fill.update:
         notes.append(f"GPU fill: {fill.words}")
         config = TrainingConfig.model_validate({**config.to_json_dict(), **fill.update})
     return GpuPath(config, attention, notes)
 
 
-def _fill(config: TrainingConfig, gpu_bytes: float):
-    from ..hardware.catalog import known_config
-    from ..hardware.estimator import TrainingPlan
-    from ..hardware.gpu_fill import Fill, fill_plan
-    from ..hardware.model_shape import model_shape
-    from ..providers.model_source import read_model_config
-
+def _fill(config: TrainingConfig, model_config: dict, gpu_bytes: float) -> Fill:
     try:
-        shape = model_shape(known_config(config.model_name) or read_model_config(config.model_name), CAUSAL_CLASS)
+        shape = model_shape(model_config, ModelKind.CAUSAL.auto_class)
     except Exception as exc:  # a config the estimator cannot read: keep the user's settings
         log.info("gpu fill skipped", extra={"fields": {"error": str(exc)}})
         return Fill({}, "")
-    return fill_plan(shape, TrainingPlan.from_config(config, "cuda"), config.gradient_accumulation_steps, gpu_bytes)
+    return fill_for(config, shape, TrainingPlan.from_config(config, "cuda"), gpu_bytes)

@@ -102,7 +102,7 @@ def prepare_run(
         events.log(precision_note, level="warning")
     model_config = read_model_config(config.model_name)
     model_class = check_model_serves_task(config.model_name, model_config, config.task)
-    gpu_path = plan_gpu_path(config, model_class, model_config.get("model_type"))
+    gpu_path = plan_gpu_path(config, model_class, model_config)
     config = gpu_path.config  # the GPU fill's micro-batch settings; the job keeps the user's config
     for note in gpu_path.notes:
         events.log(note)
